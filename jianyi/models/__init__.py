@@ -1,0 +1,1 @@
+"""Tables, the lifecycle machine, the deadline policy, the working-day calendar and I/O types."""

@@ -1,0 +1,336 @@
+"""What people send (action payloads) and what the engine returns, with Chinese validation.
+
+Payloads are checked here, once, for the CLI, the API and the workflow's update validators
+alike: a bad payload is refused before it reaches workflow history.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+Judgement = Literal["满意", "基本满意", "不满意"]
+ContactMethod = Literal["座谈", "上门", "电话", "书面"]
+ReplyClass = Literal["A", "B", "C", "D"]
+Period = Literal["大会期间", "闭会期间"]
+
+REPLY_CLASS_LABELS = {
+    "A": "A类（所提问题已经解决或基本解决）",
+    "B": "B类（正在解决或列入计划逐步解决）",
+    "C": "C类（因条件限制需以后解决）",
+    "D": "D类（留作参考）",
+}
+
+
+class InputError(ValueError):
+    """Bad input; ``message`` is for people (Chinese), ``detail`` for developers."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail or message
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _text(title: str, *, required: bool = True, max_length: int = 20000) -> Any:
+    return Field(... if required else "", title=title, min_length=1 if required else 0, max_length=max_length)
+
+
+class SubmitInput(Payload):
+    session: str = Field(title="会次", pattern=r"^[0-9A-Za-z]+(-[0-9A-Za-z]+)*$")
+    number: str = Field(title="建议编号")
+    title: str = _text("标题", max_length=200)
+    text: str = _text("建议内容", required=False)
+    category: str = _text("类别", required=False, max_length=50)
+    period: Period = Field("大会期间", title="提出时段")
+    lead_deputy: str = _text("领衔代表", max_length=50)
+    co_signers: list[str] = Field(default_factory=list, title="附议代表")
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, v: str) -> str:
+        if not parse_number(v):
+            raise ValueError("建议编号应形如「第40号」「40」或「闭会第33号」")
+        return v
+
+    @property
+    def workflow_id(self) -> str:
+        return suggestion_workflow_id(self.session, self.number)
+
+    @property
+    def display_number(self) -> str:
+        kind, n = parse_number(self.number)  # type: ignore[misc]
+        return f"闭会第{n}号" if kind == "闭会" else f"第{n}号"
+
+    @model_validator(mode="after")
+    def _period_matches_number(self) -> SubmitInput:
+        kind, _ = parse_number(self.number)  # type: ignore[misc]
+        if kind == "闭会":
+            self.period = "闭会期间"
+        return self
+
+
+def parse_number(text: str) -> tuple[str, int] | None:
+    """``第40号`` → ("大会", 40); ``闭会第33号`` → ("闭会", 33); ``40`` → ("大会", 40)."""
+    m = re.fullmatch(r"\s*(闭会|bh)?\s*第?\s*(\d{1,6})\s*号?\s*", text)
+    if not m:
+        return None
+    return ("闭会" if m.group(1) else "大会", int(m.group(2)))
+
+
+def suggestion_workflow_id(session: str, number: str) -> str:
+    parsed = parse_number(number)
+    if not parsed:
+        raise InputError(f"建议编号「{number}」无效，应形如「第40号」或「闭会第33号」")
+    kind, n = parsed
+    return f"suggestion-{session}-{'bh' if kind == '闭会' else ''}{n}"
+
+
+# -- action payloads ------------------------------------------------------------------------
+class Empty(Payload):
+    pass
+
+
+class ReviewIn(Payload):
+    decision: Literal["register", "merge", "not_register", "return"] = Field(title="阅看意见")
+    reason: str = _text("理由", required=False)
+    merge_into: str = Field("", title="并入的建议")
+
+    @model_validator(mode="after")
+    def _merge_target(self) -> ReviewIn:
+        if self.decision == "merge" and not self.merge_into:
+            raise ValueError("并案时须指明并入哪一件建议（merge_into）")
+        if self.decision in ("return", "not_register") and not self.reason:
+            raise ValueError("退回修改或不予立案时须写明理由")
+        return self
+
+
+class ResubmitIn(Payload):
+    title: str = Field("", title="标题", max_length=200)
+    text: str = _text("建议内容", required=False)
+
+
+class AssignIn(Payload):
+    lead_unit: str = _text("主办单位", max_length=100)
+    co_handlers: list[str] = Field(default_factory=list, title="协办单位")
+    note: str = _text("交办意见", required=False)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> AssignIn:
+        if self.lead_unit in self.co_handlers:
+            raise ValueError("主办单位不能同时是协办单位")
+        if len(set(self.co_handlers)) != len(self.co_handlers):
+            raise ValueError("协办单位有重复")
+        return self
+
+
+class AdjustmentRequestIn(Payload):
+    reason: str = _text("申请调整理由")
+    suggested_unit: str = Field("", title="建议改由的单位")
+
+
+class DecisionIn(Payload):
+    decision: Literal["approve", "refuse"] = Field(title="审批意见")
+    comment: str = _text("意见", required=False)
+
+
+class AdjustmentDecisionIn(DecisionIn):
+    lead_unit: str = Field("", title="新的主办单位")
+    co_handlers: list[str] | None = Field(None, title="新的协办单位")
+
+    @model_validator(mode="after")
+    def _new_unit(self) -> AdjustmentDecisionIn:
+        if self.decision == "approve" and not self.lead_unit:
+            raise ValueError("同意调整时须指定新的主办单位（lead_unit）")
+        return self
+
+
+class ExtensionRequestIn(Payload):
+    reason: str = _text("延期理由")
+
+
+class ContactIn(Payload):
+    method: ContactMethod = Field(title="沟通方式")
+    on: date = Field(title="沟通日期")
+    note: str = _text("沟通情况", required=False)
+
+
+class OpinionIn(Payload):
+    text: str = _text("协办意见")
+
+
+class CommitmentIn(Payload):
+    text: str = _text("承诺事项", max_length=1000)
+    promised_date: date = Field(title="承诺完成日期")
+
+
+class ReplyIn(Payload):
+    reply_class: ReplyClass = Field(title="答复类别")
+    text: str = _text("答复内容")
+    signed_by: str = _text("签发人", max_length=50)
+    commitments: list[CommitmentIn] = Field(default_factory=list, title="承诺事项")
+
+    @model_validator(mode="after")
+    def _commitments_only_for_b_c(self) -> ReplyIn:
+        if self.commitments and self.reply_class not in ("B", "C"):
+            raise ValueError("只有B类、C类答复可以列承诺事项")
+        return self
+
+
+class ReplyReviewIn(Payload):
+    decision: Literal["approve", "refuse"] = Field(title="审核意见")
+    comment: str = _text("审核意见说明", required=False)
+
+    @model_validator(mode="after")
+    def _reason(self) -> ReplyReviewIn:
+        if self.decision == "refuse" and not self.comment:
+            raise ValueError("退回答复时须写明理由")
+        return self
+
+
+class EvaluateIn(Payload):
+    work: Judgement = Field(title="对办理工作的评价")
+    result: Judgement = Field(title="对办理结果的评价")
+    comment: str = _text("评价意见", required=False)
+
+    @model_validator(mode="after")
+    def _comment_when_unsatisfied(self) -> EvaluateIn:
+        if self.result == "不满意" and not self.comment:
+            raise ValueError("对办理结果不满意时须写明意见，以便重新办理")
+        return self
+
+
+class RemarkIn(Payload):
+    text: str = _text("督办意见")
+
+
+class KeyIn(Payload):
+    key: bool = Field(True, title="是否重点督办")
+    supervisor: str = Field("", title="督办人", max_length=50)
+
+
+class ResolveEscalationIn(Payload):
+    decision: Literal["rehandle", "close"] = Field(title="处理意见")
+    comment: str = _text("处理意见说明")
+
+
+class FulfilIn(Payload):
+    number: int = Field(title="承诺事项编号", ge=1)
+    text: str = _text("兑现情况（补充答复）")
+
+
+class WithdrawIn(Payload):
+    reason: str = _text("撤回理由")
+
+
+class ExpireIn(Payload):
+    pass
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    "review": ReviewIn,
+    "resubmit": ResubmitIn,
+    "assign": AssignIn,
+    "sign": Empty,
+    "request_adjustment": AdjustmentRequestIn,
+    "decide_adjustment": AdjustmentDecisionIn,
+    "request_extension": ExtensionRequestIn,
+    "decide_extension": DecisionIn,
+    "record_contact": ContactIn,
+    "co_opinion": OpinionIn,
+    "reply": ReplyIn,
+    "review_reply": ReplyReviewIn,
+    "evaluate": EvaluateIn,
+    "remark": RemarkIn,
+    "mark_key": KeyIn,
+    "resolve_escalation": ResolveEscalationIn,
+    "fulfil_commitment": FulfilIn,
+    "withdraw": WithdrawIn,
+    "expire_evaluation": ExpireIn,
+}
+
+# Actions whose payload names handling units (checked against the directory before sending).
+UNIT_FIELDS = {"assign": ("lead_unit", "co_handlers"), "decide_adjustment": ("lead_unit", "co_handlers")}
+
+
+class ActionRequest(BaseModel):
+    """One human action sent to a suggestion's workflow as an update."""
+
+    actor: str = Field(min_length=1)
+    role: str
+    payload: dict[str, Any] = Field(default_factory=dict)
+    on_behalf_of: str = ""  # admin 补录: whose paper-recorded act this is
+    effective_at: datetime | None = None  # admin 补录: when it happened on paper
+
+
+def parse_payload(action: str, data: dict[str, Any]) -> Payload:
+    """Validate ``data`` for ``action``; InputError with a Chinese message otherwise."""
+    model = PAYLOADS.get(action)
+    if model is None:
+        raise InputError(f"未知的操作「{action}」")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(chinese_errors(model, exc), str(exc)) from None
+
+
+def parse_submit(data: dict[str, Any]) -> SubmitInput:
+    try:
+        return SubmitInput.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(chinese_errors(SubmitInput, exc), str(exc)) from None
+
+
+_TYPE_TEXT = {
+    "missing": "缺少「{f}」",
+    "string_too_short": "「{f}」不能为空",
+    "string_too_long": "「{f}」太长",
+    "date_from_datetime_parsing": "「{f}」日期格式错误，应为 YYYY-MM-DD",
+    "date_parsing": "「{f}」日期格式错误，应为 YYYY-MM-DD",
+    "date_type": "「{f}」日期格式错误，应为 YYYY-MM-DD",
+    "datetime_parsing": "「{f}」时间格式错误，应为 YYYY-MM-DDTHH:MM",
+    "datetime_from_date_parsing": "「{f}」时间格式错误，应为 YYYY-MM-DDTHH:MM",
+    "extra_forbidden": "不认识的字段「{f}」",
+    "int_parsing": "「{f}」应为整数",
+    "bool_parsing": "「{f}」应为是或否",
+    "string_pattern_mismatch": "「{f}」格式不正确",
+}
+
+
+def chinese_errors(model: type[BaseModel], exc: ValidationError) -> str:
+    out = []
+    for err in exc.errors():
+        title = _field_title(model, err["loc"])
+        kind = err["type"]
+        if kind == "literal_error":
+            expected = str(err.get("ctx", {}).get("expected", "")).replace("'", "").replace(" or ", ", ")
+            out.append(f"「{title}」应为 {expected.replace(', ', ' / ')}")
+        elif kind == "value_error":
+            out.append(str(err.get("ctx", {}).get("error", err["msg"])))
+        elif kind in _TYPE_TEXT:
+            out.append(_TYPE_TEXT[kind].format(f=title))
+        else:
+            out.append(f"「{title}」无效（{err['msg']}）")
+    return "；".join(out)
+
+
+def _field_title(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    """The Chinese title of the field at ``loc``, walking into nested lists of models."""
+    title, current = "", model
+    for part in loc:
+        if isinstance(part, int):
+            title += f"第{part + 1}项"
+            continue
+        field = current.model_fields.get(part) if current else None
+        if field is None:
+            return title + str(part)
+        title = (title + "的" if title else "") + (field.title or part)
+        inner = getattr(field.annotation, "__args__", (field.annotation,))[0]
+        current = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+    return title

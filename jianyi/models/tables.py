@@ -1,0 +1,235 @@
+"""SQLModel tables: the records (a projection of the workflows) and the reference data.
+
+Times are stored as naive UTC. Only a suggestion's own workflow, through activities, writes
+the suggestion rows (``Suggestion`` and everything keyed by ``suggestion_id``); the reference
+tables (deputies, units, sessions, calendar) are written by admin commands.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def _json(default: Any = None) -> Any:
+    return Field(default_factory=lambda: [] if default is None else default, sa_column=Column(JSON))
+
+
+# -- reference data ------------------------------------------------------------------------
+class Deputy(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    email: str = ""
+    phone: str = ""
+    constituency: str = ""
+
+
+class HandlingUnit(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    kind: str = "政府部门"  # 政府部门 / 街道 / 办公室 / 其他
+    email: str = ""
+    channel: str = "email"
+
+
+class Session(SQLModel, table=True):
+    """A congress session (会次), e.g. 16-3 = 区十六届人大三次会议."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(index=True, unique=True)
+    name: str
+    opened_on: date | None = None
+
+
+class CalendarOverride(SQLModel, table=True):
+    day: date = Field(primary_key=True)
+    workday: bool
+    name: str = ""
+
+
+class CalendarYear(SQLModel, table=True):
+    """A year whose holidays and make-up workdays an admin loaded in full from a file."""
+
+    year: int = Field(primary_key=True)
+    source: str = ""
+    loaded_at: datetime
+
+
+# -- the records of a suggestion -------------------------------------------------------------
+class Suggestion(SQLModel, table=True):
+    id: str = Field(primary_key=True)  # the workflow id: suggestion-<session>-<number>
+    session: str = Field(index=True)
+    number: str  # 第40号 / 闭会第33号
+    title: str
+    text: str = ""
+    category: str = ""
+    period: str = "大会期间"
+    lead_deputy: str = Field(index=True)
+    co_signers: list[str] = _json()
+    state: str = Field(index=True)
+    round: int = 1
+    lead_unit: str = Field(default="", index=True)
+    co_handlers: list[str] = _json()
+    key_supervision: bool = False
+    supervisor: str = ""
+    overdue: bool = Field(default=False, index=True)
+    escalation_count: int = 0
+    submitted_at: datetime | None = None
+    assigned_at: datetime | None = None
+    signed_at: datetime | None = None
+    replied_at: datetime | None = None
+    closed_at: datetime | None = None
+    sign_due: datetime | None = None
+    reply_due: datetime | None = None
+    co_opinion_due: datetime | None = None
+    evaluation_due: datetime | None = None
+    assign_due: datetime | None = None
+    outcome: str = ""  # 满意 / 基本满意 / 不满意 / 未表态 / 已撤回 / 已并案 / 不予立案 / 未解决
+    on_time: bool | None = None
+    provisional_deadlines: bool = False
+    updated_at: datetime | None = None
+
+
+class Deadline(SQLModel, table=True):
+    """Every computed deadline of a suggestion with its explanation; ``current`` marks the live one."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(index=True)
+    kind: str
+    due_at: datetime
+    last_day: date
+    start: datetime
+    rule: str
+    unit: str
+    explanation: str
+    skipped: list[Any] = _json()
+    calendar_version: str
+    provisional: bool = False
+    current: bool = True
+    computed_at: datetime
+
+
+class Assignment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(index=True)
+    unit: str = Field(index=True)
+    role: str  # 主办 / 协办
+    assigned_at: datetime
+    signed_at: datetime | None = None
+    due_at: datetime | None = None
+    active: bool = True
+    opinion: str = ""
+    opinion_at: datetime | None = None
+
+
+class Contact(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(index=True)
+    round: int
+    unit: str
+    method: str
+    on: date
+    note: str = ""
+    recorded_at: datetime
+
+
+class Reply(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(index=True)
+    round: int
+    unit: str
+    reply_class: str
+    text: str
+    signed_by: str
+    replied_at: datetime
+    on_time: bool = True
+    review_status: str = "待审核"  # 待审核 / 已通过 / 已退回 / 无需审核
+    reviewed_at: datetime | None = None
+
+
+class Commitment(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("suggestion_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(index=True)
+    number: int
+    round: int
+    text: str
+    promised_date: date
+    status: str = "未兑现"  # 未兑现 / 已兑现 / 逾期
+    fulfilled_at: datetime | None = None
+    fulfilment: str = ""
+
+
+class Evaluation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(index=True)
+    round: int
+    deputy: str
+    work: str  # 满意 / 基本满意 / 不满意 / 未表态
+    result: str
+    comment: str = ""
+    evaluated_at: datetime
+
+
+class Escalation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(index=True)
+    reason: str  # 评价不满意 / 逾期 / 承诺逾期
+    escalated_at: datetime
+    resolution: str = ""
+    resolved_at: datetime | None = None
+
+
+class Reminder(SQLModel, table=True):
+    """A reminder, notice or escalation the agenda fired (or skipped because it was stale)."""
+
+    __table_args__ = (UniqueConstraint("suggestion_id", "kind", "cycle"),)
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(index=True)
+    kind: str
+    cycle: str
+    due_at: datetime
+    fired_at: datetime
+    skipped: bool = False
+
+
+class Outbox(SQLModel, table=True):
+    """One message to one recipient; the key makes a retry or a re-fire never send twice."""
+
+    __table_args__ = (UniqueConstraint("suggestion_id", "recipient", "kind", "cycle"),)
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(index=True)
+    recipient: str
+    address: str = ""
+    channel: str = "email"
+    kind: str
+    cycle: str
+    subject: str
+    body: str
+    created_at: datetime
+    status: str = Field(default="pending", index=True)  # pending / sent / failed / no_address
+    attempts: int = 0
+    last_error: str = ""
+    sent_at: datetime | None = None
+
+
+class AuditEvent(SQLModel, table=True):
+    """Every transition, reminder and recomputation, hash-chained per suggestion."""
+
+    __table_args__ = (UniqueConstraint("suggestion_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(index=True)
+    seq: int
+    actor: str
+    role: str
+    action: str
+    from_state: str
+    to_state: str
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    at: datetime  # when it was recorded (workflow time)
+    effective_at: datetime  # when it happened (differs only for admin 补录)
+    prev_hash: str
+    hash: str
