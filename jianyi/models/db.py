@@ -43,16 +43,7 @@ def session_for(url: str) -> Iterator[DbSession]:
 
 
 def to_db(moment: datetime | None) -> datetime | None:
-    """Aware → naive UTC, for storage."""
+    """Any datetime → aware UTC, as sqlmodel stores it (a naive one is taken as UTC)."""
     if moment is None:
         return None
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(UTC).replace(tzinfo=None)
-
-
-def from_db(moment: datetime | None) -> datetime | None:
-    """Naive UTC from storage → aware UTC."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

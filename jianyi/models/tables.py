@@ -1,6 +1,6 @@
 """SQLModel tables: the records (a projection of the workflows) and the reference data.
 
-Times are stored as naive UTC. Only a suggestion's own workflow, through activities, writes
+Times are aware and stored as UTC (sqlmodel's UTCDateTime). Only a suggestion's own workflow, through activities, writes
 the suggestion rows (``Suggestion`` and everything keyed by ``suggestion_id``); the reference
 tables (deputies, units, sessions, calendar) are written by admin commands.
 """

@@ -1,0 +1,1 @@
+"""Activities: all I/O of a suggestion's workflow (records, calendar, notifications)."""

@@ -1,0 +1,427 @@
+"""The records activity: one transition = one transaction (projection + audit + outbox).
+
+Idempotent: the audit event's (suggestion, seq) is unique, so a retry after a commit finds it
+and returns what the first attempt computed, writing nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session as DbSession
+from sqlmodel import select
+from temporalio import activity
+
+from jianyi.activities.calendar import compute_requested, load_calendar
+from jianyi.activities.messages import render
+from jianyi.models.case import CaseState, Recorded, Transition
+from jianyi.models.db import session_for, to_db
+from jianyi.models.policy import Deadline
+from jianyi.models.tables import (
+    Assignment,
+    AuditEvent,
+    Commitment,
+    Contact,
+    Deputy,
+    Escalation,
+    Evaluation,
+    HandlingUnit,
+    Outbox,
+    Reminder,
+    Reply,
+    Suggestion,
+)
+from jianyi.models.tables import Deadline as DeadlineRow
+from jianyi.settings import Settings
+
+GENESIS = "0" * 64
+
+
+def event_hash(prev_hash: str, fields: dict[str, Any]) -> str:
+    """The chain link: sha256 of the previous hash and the event's canonical JSON."""
+    canonical = json.dumps(fields, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def hashed_fields(e: AuditEvent) -> dict[str, Any]:
+    return {
+        "suggestion_id": e.suggestion_id,
+        "seq": e.seq,
+        "actor": e.actor,
+        "role": e.role,
+        "action": e.action,
+        "from": e.from_state,
+        "to": e.to_state,
+        "payload": e.payload,
+        "at": e.at.isoformat(),
+        "effective_at": e.effective_at.isoformat(),
+    }
+
+
+class RecordActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @activity.defn(name="record_transition")
+    def record_transition(self, t: Transition) -> Recorded:
+        with session_for(self.settings.db_url) as db:
+            done = db.exec(
+                select(AuditEvent).where(AuditEvent.suggestion_id == t.suggestion_id, AuditEvent.seq == t.seq)
+            ).first()
+            if done is not None:
+                return _replayed(db, done)
+            deadlines = compute_requested(t.deadlines, t.case.policy, load_calendar(db))
+            case = t.case.model_copy(deep=True)
+            case.deadlines.update(deadlines)
+            for kind in t.drop_deadlines:
+                case.deadlines.pop(kind, None)
+            project(db, case, t.effective_at)
+            for kind, d in deadlines.items():
+                _store_deadline(db, t, kind, d)
+            ROWS.get(t.action, _no_rows)(db, t, case)
+            if t.reminder:
+                _store_reminder(db, t)
+            outbox_ids = self._enqueue(db, t, case)
+            payload = dict(t.payload)
+            if deadlines:
+                payload["deadlines"] = {k: d.model_dump(mode="json") for k, d in deadlines.items()}
+            _append_event(db, t, payload)
+            db.commit()
+            return Recorded(deadlines=deadlines, outbox_ids=outbox_ids)
+
+    def _enqueue(self, db: DbSession, t: Transition, case: CaseState) -> list[int]:
+        ids: list[int] = []
+        for message in t.messages:
+            context = {**message_context(case, self.settings), **message.context}
+            for r in message.recipients:
+                address, channel = _address(db, r.name)
+                subject, body = render(message.kind, r.name, context)
+                row = Outbox(
+                    suggestion_id=t.suggestion_id,
+                    recipient=r.name,
+                    address=address,
+                    channel=channel,
+                    kind=message.kind,
+                    cycle=message.cycle,
+                    subject=subject,
+                    body=body,
+                    created_at=to_db(t.at),
+                    status="pending" if address else "no_address",
+                )
+                db.add(row)
+                db.flush()
+                ids.append(row.id)  # type: ignore[arg-type]
+        return ids
+
+
+def _replayed(db: DbSession, done: AuditEvent) -> Recorded:
+    deadlines = {k: Deadline.model_validate(v) for k, v in done.payload.get("deadlines", {}).items()}
+    ids = db.exec(
+        select(Outbox.id).where(Outbox.suggestion_id == done.suggestion_id, Outbox.created_at == done.at)
+    ).all()
+    return Recorded(deadlines=deadlines, outbox_ids=[i for i in ids if i is not None])
+
+
+def _append_event(db: DbSession, t: Transition, payload: dict[str, Any]) -> None:
+    prev = db.exec(
+        select(AuditEvent).where(AuditEvent.suggestion_id == t.suggestion_id).order_by(AuditEvent.seq.desc())  # type: ignore[attr-defined]
+    ).first()
+    event = AuditEvent(
+        suggestion_id=t.suggestion_id,
+        seq=t.seq,
+        actor=t.actor,
+        role=t.role,
+        action=t.action,
+        from_state=t.from_state,
+        to_state=t.to_state,
+        payload=json.loads(json.dumps(payload, ensure_ascii=False, default=str)),
+        at=to_db(t.at),
+        effective_at=to_db(t.effective_at),
+        prev_hash=prev.hash if prev else GENESIS,
+        hash="",
+    )
+    event.hash = event_hash(event.prev_hash, hashed_fields(event))
+    db.add(event)
+
+
+def project(db: DbSession, case: CaseState, at: datetime) -> None:
+    """Write the case's current picture into its ``Suggestion`` row (a full overwrite)."""
+    s = case.submission
+    row = db.get(Suggestion, case.id) or Suggestion(
+        id=case.id, session=s.session, number=s.display_number, title=s.title, lead_deputy=s.lead_deputy, state=case.state
+    )
+    dl = case.deadlines
+    handling = case.handling_deadline
+    row.title, row.text, row.category, row.period = s.title, s.text, s.category, s.period
+    row.co_signers = list(s.co_signers)
+    row.state, row.round = case.state, case.round
+    row.lead_unit, row.co_handlers = case.lead_unit, list(case.co_handlers)
+    row.key_supervision, row.supervisor = case.key_supervision, case.supervisor
+    row.overdue, row.escalation_count = case.overdue, case.escalation_count
+    row.outcome, row.on_time = case.outcome, case.on_time
+    row.submitted_at, row.assigned_at = to_db(case.submitted_at), to_db(case.assigned_at)
+    row.sign_due = to_db(dl["sign"].due_at) if "sign" in dl else None
+    row.reply_due = to_db(handling.due_at) if handling else None
+    row.co_opinion_due = to_db(dl["co_opinion"].due_at) if "co_opinion" in dl else None
+    row.evaluation_due = to_db(dl["evaluation"].due_at) if "evaluation" in dl else None
+    row.assign_due = to_db(dl["assign"].due_at) if "assign" in dl else None
+    row.provisional_deadlines = any(d.provisional for d in dl.values())
+    if case.state == "closed" and row.closed_at is None:
+        row.closed_at = to_db(at)
+    row.updated_at = to_db(at)
+    db.add(row)
+
+
+def _store_deadline(db: DbSession, t: Transition, kind: str, d: Deadline) -> None:
+    """Keep every computed deadline; the newest of each kind is the current one."""
+    for old in db.exec(
+        select(DeadlineRow).where(
+            DeadlineRow.suggestion_id == t.suggestion_id, DeadlineRow.kind == kind, DeadlineRow.current == True  # noqa: E712
+        )
+    ):
+        old.current = False
+        db.add(old)
+    db.add(
+        DeadlineRow(
+            suggestion_id=t.suggestion_id,
+            kind=kind,
+            due_at=to_db(d.due_at),
+            last_day=d.last_day,
+            start=to_db(d.start),
+            rule=d.rule,
+            unit=d.unit.value,
+            explanation=d.explanation,
+            skipped=[s.model_dump(mode="json") for s in d.skipped],
+            calendar_version=d.calendar_version,
+            provisional=d.provisional,
+            computed_at=to_db(t.at),
+        )
+    )
+
+
+def _store_reminder(db: DbSession, t: Transition) -> None:
+    r = t.reminder or {}
+    db.add(
+        Reminder(
+            suggestion_id=t.suggestion_id,
+            kind=r["kind"],
+            cycle=r["cycle"],
+            due_at=to_db(datetime.fromisoformat(str(r["due_at"]))),
+            fired_at=to_db(t.at),
+            skipped=bool(r.get("skipped")),
+        )
+    )
+
+
+def _address(db: DbSession, name: str) -> tuple[str, str]:
+    unit = db.exec(select(HandlingUnit).where(HandlingUnit.name == name)).first()
+    if unit:
+        return unit.email, unit.channel
+    deputy = db.exec(select(Deputy).where(Deputy.name == name)).first()
+    return (deputy.email if deputy else ""), "email"
+
+
+def message_context(case: CaseState, settings: Settings) -> dict[str, Any]:
+    s = case.submission
+    ctx: dict[str, Any] = {
+        "number": s.display_number,
+        "title": s.title,
+        "lead_deputy": s.lead_deputy + (f"等{len(s.co_signers) + 1}位代表" if s.co_signers else ""),
+        "lead_unit": case.lead_unit,
+        "state_label": case.state_label,
+        "link": f"{settings.base_url.rstrip('/')}/suggestions/{case.id}",
+        "grace": case.policy.overdue_escalation_workdays,
+    }
+    for kind, d in case.deadlines.items():
+        ctx[f"{kind}_due"] = d.display_due()
+    handling = case.handling_deadline
+    if case.state in ("replied",) and "evaluation" in case.deadlines:
+        handling = case.deadlines["evaluation"]
+    if handling:
+        ctx["deadline"] = handling.display_due()
+        ctx["explanation"] = handling.explanation
+    return ctx
+
+
+# -- rows an action writes besides the projection and the audit event ------------------------
+def _no_rows(db: DbSession, t: Transition, case: CaseState) -> None:
+    return None
+
+
+def _assignments(db: DbSession, t: Transition, case: CaseState) -> None:
+    for old in db.exec(select(Assignment).where(Assignment.suggestion_id == t.suggestion_id, Assignment.active == True)):  # noqa: E712
+        old.active = False
+        db.add(old)
+    due = case.handling_deadline
+    for unit, role in [(case.lead_unit, "主办"), *((u, "协办") for u in case.co_handlers)]:
+        db.add(
+            Assignment(
+                suggestion_id=t.suggestion_id,
+                unit=unit,
+                role=role,
+                assigned_at=to_db(t.effective_at),
+                due_at=to_db(due.due_at) if due else None,
+            )
+        )
+
+
+def _adjustment(db: DbSession, t: Transition, case: CaseState) -> None:
+    if t.payload.get("decision") == "approve":
+        _assignments(db, t, case)
+
+
+def _sign(db: DbSession, t: Transition, case: CaseState) -> None:
+    row = db.exec(
+        select(Assignment).where(
+            Assignment.suggestion_id == t.suggestion_id, Assignment.unit == case.lead_unit, Assignment.active == True  # noqa: E712
+        )
+    ).first()
+    if row:
+        row.signed_at = to_db(t.effective_at)
+        db.add(row)
+    sug = db.get(Suggestion, t.suggestion_id)
+    if sug:
+        sug.signed_at = to_db(t.effective_at)
+
+
+def _extension(db: DbSession, t: Transition, case: CaseState) -> None:
+    due = case.handling_deadline
+    for row in db.exec(select(Assignment).where(Assignment.suggestion_id == t.suggestion_id, Assignment.active == True, Assignment.role == "主办")):  # noqa: E712
+        row.due_at = to_db(due.due_at) if due else row.due_at
+        db.add(row)
+
+
+def _contact(db: DbSession, t: Transition, case: CaseState) -> None:
+    p = t.payload
+    db.add(
+        Contact(
+            suggestion_id=t.suggestion_id,
+            round=case.round,
+            unit=t.payload.get("by", case.lead_unit),
+            method=p["method"],
+            on=datetime.fromisoformat(str(p["on"])).date(),
+            note=p.get("note", ""),
+            recorded_at=to_db(t.effective_at),
+        )
+    )
+
+
+def _opinion(db: DbSession, t: Transition, case: CaseState) -> None:
+    unit = t.payload.get("by", "")
+    row = db.exec(
+        select(Assignment).where(Assignment.suggestion_id == t.suggestion_id, Assignment.unit == unit, Assignment.active == True)  # noqa: E712
+    ).first()
+    if row:
+        row.opinion, row.opinion_at = t.payload["text"], to_db(t.effective_at)
+        db.add(row)
+
+
+def _reply(db: DbSession, t: Transition, case: CaseState) -> None:
+    p = t.payload
+    db.add(
+        Reply(
+            suggestion_id=t.suggestion_id,
+            round=case.round,
+            unit=case.lead_unit,
+            reply_class=p["reply_class"],
+            text=p["text"],
+            signed_by=p["signed_by"],
+            replied_at=to_db(t.effective_at),
+            on_time=case.replies_on_time[-1] if case.replies_on_time else True,
+            review_status="待审核" if t.to_state == "reply_review" else "无需审核",
+        )
+    )
+    for c in case.commitments:
+        if c.round == case.round and not db.exec(
+            select(Commitment).where(Commitment.suggestion_id == t.suggestion_id, Commitment.number == c.number)
+        ).first():
+            db.add(Commitment(suggestion_id=t.suggestion_id, number=c.number, round=c.round, text=c.text, promised_date=c.promised_date))
+    sug = db.get(Suggestion, t.suggestion_id)
+    if sug:
+        sug.replied_at = to_db(t.effective_at)
+
+
+def _reply_review(db: DbSession, t: Transition, case: CaseState) -> None:
+    row = db.exec(
+        select(Reply).where(Reply.suggestion_id == t.suggestion_id).order_by(Reply.id.desc())  # type: ignore[union-attr]
+    ).first()
+    if row:
+        row.review_status = "已通过" if t.payload.get("decision") == "approve" else "已退回"
+        row.reviewed_at = to_db(t.effective_at)
+        db.add(row)
+
+
+def _evaluation(db: DbSession, t: Transition, case: CaseState) -> None:
+    p = t.payload
+    silent = t.action == "expire_evaluation"
+    db.add(
+        Evaluation(
+            suggestion_id=t.suggestion_id,
+            round=case.round if t.to_state != "rehandling" else case.round - 1,
+            deputy=case.submission.lead_deputy,
+            work="未表态" if silent else p["work"],
+            result="未表态" if silent else p["result"],
+            comment=p.get("comment", ""),
+            evaluated_at=to_db(t.effective_at),
+        )
+    )
+    if t.to_state == "escalated":
+        _escalation(db, t, "评价不满意（已达最多办理轮次）")
+
+
+def _escalation(db: DbSession, t: Transition, reason: str) -> None:
+    db.add(Escalation(suggestion_id=t.suggestion_id, reason=reason, escalated_at=to_db(t.effective_at)))
+
+
+def _resolve(db: DbSession, t: Transition, case: CaseState) -> None:
+    row = db.exec(
+        select(Escalation).where(Escalation.suggestion_id == t.suggestion_id, Escalation.resolved_at == None)  # noqa: E711
+    ).first()
+    if row:
+        row.resolution = ("责令重新办理：" if t.payload["decision"] == "rehandle" else "按未解决办结：") + t.payload.get("comment", "")
+        row.resolved_at = to_db(t.effective_at)
+        db.add(row)
+
+
+def _fulfil(db: DbSession, t: Transition, case: CaseState) -> None:
+    row = db.exec(
+        select(Commitment).where(Commitment.suggestion_id == t.suggestion_id, Commitment.number == t.payload["number"])
+    ).first()
+    if row:
+        row.status, row.fulfilled_at, row.fulfilment = "已兑现", to_db(t.effective_at), t.payload["text"]
+        db.add(row)
+
+
+def _agenda(db: DbSession, t: Transition, case: CaseState) -> None:
+    kind = (t.reminder or {}).get("kind", "")
+    if kind == "overdue_escalation":
+        _escalation(db, t, "逾期未答复")
+    elif kind == "commitment_missed":
+        _escalation(db, t, "承诺事项逾期未兑现")
+        number = (t.reminder or {}).get("number")
+        row = db.exec(select(Commitment).where(Commitment.suggestion_id == t.suggestion_id, Commitment.number == number)).first()
+        if row:
+            row.status = "逾期"
+            db.add(row)
+
+
+ROWS: dict[str, Callable[[DbSession, Transition, CaseState], None]] = {
+    "assign": _assignments,
+    "decide_adjustment": _adjustment,
+    "sign": _sign,
+    "decide_extension": _extension,
+    "record_contact": _contact,
+    "co_opinion": _opinion,
+    "reply": _reply,
+    "review_reply": _reply_review,
+    "evaluate": _evaluation,
+    "expire_evaluation": _evaluation,
+    "resolve_escalation": _resolve,
+    "fulfil_commitment": _fulfil,
+    "agenda": _agenda,
+}
+

@@ -1,0 +1,81 @@
+"""Reference data an admin keeps: deputies, handling units, sessions, the calendar overrides."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+
+from sqlmodel import select
+
+from jianyi.models.calendar import parse_calendar_file
+from jianyi.models.commands import InputError
+from jianyi.models.db import session_for, to_db
+from jianyi.models.tables import CalendarOverride, CalendarYear, Deputy, HandlingUnit, Session
+
+
+def add_unit(url: str, name: str, email: str = "", kind: str = "政府部门", channel: str = "email") -> None:
+    name = name.strip()
+    if not name:
+        raise InputError("单位名称不能为空")
+    with session_for(url) as db:
+        row = db.exec(select(HandlingUnit).where(HandlingUnit.name == name)).first() or HandlingUnit(name=name)
+        row.email, row.kind, row.channel = email, kind, channel
+        db.add(row)
+        db.commit()
+
+
+def add_deputy(url: str, name: str, email: str = "", phone: str = "", constituency: str = "") -> None:
+    name = name.strip()
+    if not name:
+        raise InputError("代表姓名不能为空")
+    with session_for(url) as db:
+        row = db.exec(select(Deputy).where(Deputy.name == name)).first() or Deputy(name=name)
+        row.email, row.phone, row.constituency = email, phone, constituency
+        db.add(row)
+        db.commit()
+
+
+def add_session(url: str, code: str, name: str, opened_on: date | None = None) -> None:
+    with session_for(url) as db:
+        row = db.exec(select(Session).where(Session.code == code)).first() or Session(code=code, name=name)
+        row.name, row.opened_on = name, opened_on
+        db.add(row)
+        db.commit()
+
+
+def unknown_units(url: str, names: Iterable[str]) -> list[str]:
+    wanted = [n for n in names if n]
+    with session_for(url) as db:
+        known = set(db.exec(select(HandlingUnit.name).where(HandlingUnit.name.in_(wanted))))  # type: ignore[attr-defined]
+    return [n for n in wanted if n not in known]
+
+
+def unknown_deputies(url: str, names: Iterable[str]) -> list[str]:
+    wanted = [n for n in names if n]
+    with session_for(url) as db:
+        known = set(db.exec(select(Deputy.name).where(Deputy.name.in_(wanted))))  # type: ignore[attr-defined]
+    return [n for n in wanted if n not in known]
+
+
+def session_exists(url: str, code: str) -> bool:
+    with session_for(url) as db:
+        return db.exec(select(Session).where(Session.code == code)).first() is not None
+
+
+def load_calendar_file(url: str, text: str, source: str) -> list[int]:
+    """Load an admin calendar file (holidays and 调休 days for whole years); returns the years."""
+    try:
+        overrides, years = parse_calendar_file(text)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+    with session_for(url) as db:
+        for o in overrides:
+            row = db.get(CalendarOverride, o.day) or CalendarOverride(day=o.day, workday=o.workday)
+            row.workday, row.name = o.workday, o.name
+            db.add(row)
+        for y in years:
+            row = db.get(CalendarYear, y) or CalendarYear(year=y, loaded_at=to_db(datetime.now(UTC)))
+            row.source, row.loaded_at = source, to_db(datetime.now(UTC))
+            db.add(row)
+        db.commit()
+    return sorted(years)

@@ -1,0 +1,147 @@
+"""The client side of the engine, shared by the CLI, the API and the tests.
+
+It checks references against the directory (unknown unit, unknown deputy), then talks to the
+suggestion's workflow: start for 提, an update for every other human action, a query for the
+live state. Every refusal comes back as :class:`InputError` with a Chinese message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from jianyi import directory
+from jianyi.models.case import CaseState
+from jianyi.models.commands import (
+    UNIT_FIELDS,
+    ActionRequest,
+    InputError,
+    parse_payload,
+    parse_submit,
+)
+from jianyi.models.lifecycle import ACTION_LABELS, Role
+from jianyi.models.policy import Policy
+from jianyi.settings import Settings
+from jianyi.workflows import search
+from jianyi.workflows.suggestion import StartCase, SuggestionWorkflow
+
+
+def normalise_id(text: str) -> str:
+    """Accept ``suggestion-16-3-40`` or ``16-3-40``."""
+    text = text.strip()
+    return text if text.startswith("suggestion-") else f"suggestion-{text}"
+
+
+class Engine:
+    def __init__(self, client: Client, settings: Settings, policy: Policy | None = None) -> None:
+        self.client = client
+        self.settings = settings
+        self.policy = policy or Policy()
+
+    async def submit(
+        self, data: dict[str, Any], actor: str, role: str = Role.DEPUTY, effective_at: datetime | None = None
+    ) -> str:
+        sub = parse_submit(data)
+        url = self.settings.db_url
+        if not directory.session_exists(url, sub.session):
+            raise InputError(f"未知的会次「{sub.session}」，请先由管理员登记")
+        missing = directory.unknown_deputies(url, [sub.lead_deputy, *sub.co_signers])
+        if missing:
+            raise InputError(f"未登记的代表：{'、'.join(missing)}")
+        if role == Role.DEPUTY and actor != sub.lead_deputy:
+            raise InputError(f"建议应由领衔代表（{sub.lead_deputy}）提出，「{actor}」不能代为提出")
+        if role not in (Role.DEPUTY, Role.ADMIN):
+            raise InputError("只有代表可以提出建议（系统管理员可以补录）")
+        if effective_at is not None and role != Role.ADMIN:
+            raise InputError("只有系统管理员可以补录（指定发生时间）")
+        start = StartCase(
+            submission=sub,
+            actor=actor,
+            role=role,
+            effective_at=effective_at,
+            policy=self.policy,
+            congress_office=self.settings.congress_office,
+            government_office=self.settings.government_office,
+            supervision_office=self.settings.supervision_office,
+        )
+        try:
+            await self.client.start_workflow(
+                SuggestionWorkflow.run,
+                start,
+                id=sub.workflow_id,
+                task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                search_attributes=_initial_attributes(sub.session, sub.period),
+            )
+        except WorkflowAlreadyStartedError:
+            raise InputError(f"建议 {sub.session} {sub.display_number} 已经提出过，不能重复提交") from None
+        return sub.workflow_id
+
+    async def act(
+        self,
+        suggestion_id: str,
+        action: str,
+        actor: str,
+        role: str,
+        payload: dict[str, Any] | None = None,
+        on_behalf_of: str = "",
+        effective_at: datetime | None = None,
+    ) -> CaseState:
+        payload = payload or {}
+        parsed = parse_payload(action, payload)
+        names: list[str] = []
+        for fieldname in UNIT_FIELDS.get(action, ()):
+            value = getattr(parsed, fieldname, None)
+            names += value if isinstance(value, list) else [value] if value else []
+        missing = directory.unknown_units(self.settings.db_url, names)
+        if missing:
+            raise InputError(f"未知的承办单位：{'、'.join(missing)}")
+        request = ActionRequest(
+            actor=actor, role=role, payload=payload, on_behalf_of=on_behalf_of, effective_at=effective_at
+        )
+        handle = self.client.get_workflow_handle(normalise_id(suggestion_id))
+        try:
+            return await handle.execute_update(action, request, result_type=CaseState)
+        except WorkflowUpdateFailedError as exc:
+            cause = exc.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            raise InputError(message, f"{ACTION_LABELS.get(action, action)}: {cause!r}") from None
+        except RPCError as exc:
+            raise _rpc_error(exc, suggestion_id) from None
+
+    async def view(self, suggestion_id: str) -> CaseState:
+        handle = self.client.get_workflow_handle(normalise_id(suggestion_id))
+        try:
+            return await handle.query(SuggestionWorkflow.view)
+        except RPCError as exc:
+            raise _rpc_error(exc, suggestion_id) from None
+
+
+def _rpc_error(exc: RPCError, suggestion_id: str) -> InputError:
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        return InputError(f"找不到建议「{suggestion_id}」", str(exc))
+    if exc.status == RPCStatusCode.FAILED_PRECONDITION or "completed" in str(exc).lower():
+        return InputError(f"建议「{suggestion_id}」已经办结，不能再操作", str(exc))
+    return InputError(f"工作流服务出错：{exc.message}", str(exc))
+
+
+def _initial_attributes(session: str, period: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(search.STATE, "submitted"),
+            SearchAttributePair(search.STAGE, "提"),
+            SearchAttributePair(search.SESSION, session),
+            SearchAttributePair(search.PERIOD, period),
+        ]
+    )

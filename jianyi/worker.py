@@ -1,0 +1,48 @@
+"""The Temporal worker: SuggestionWorkflow and its activities on one task queue.
+
+Run many of these processes on one task queue to scale out; the engine is the distributed part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from jianyi.activities.notify import NotifyActivities
+from jianyi.activities.records import RecordActivities
+from jianyi.settings import Settings, get_settings
+from jianyi.temporal import connect
+from jianyi.workflows.suggestion import SuggestionWorkflow
+
+WORKFLOWS = [SuggestionWorkflow]
+
+
+def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+    records = RecordActivities(settings)
+    notify = NotifyActivities(settings)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        activities=[records.record_transition, notify.deliver_outbox],
+        activity_executor=executor,
+    )
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    settings = settings or get_settings()
+    client = await connect(settings)
+    with ThreadPoolExecutor(max_workers=16) as executor:
+        async with build_worker(client, settings, executor):
+            await asyncio.Event().wait()
+
+
+def main() -> None:
+    asyncio.run(run_worker())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Workflows: one SuggestionWorkflow per suggestion (digest workflows come with the scheduler)."""

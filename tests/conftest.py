@@ -1,0 +1,53 @@
+"""Shared fixtures: a time-skipping Temporal test server, a fresh records database per test, a worker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from jianyi.binaries import temporal_test_server
+from jianyi.mailcatcher import MailCatcher
+from jianyi.settings import Settings
+from jianyi.temporal import register_search_attributes
+from jianyi.worker import build_worker
+
+
+@pytest_asyncio.fixture(scope="session")
+async def env() -> AsyncIterator[WorkflowEnvironment]:
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(),
+        data_converter=pydantic_data_converter,
+    ) as environment:
+        await register_search_attributes(environment.client, "default")
+        yield environment
+
+
+@pytest.fixture(scope="session")
+def mail() -> Iterator[MailCatcher]:
+    """A real SMTP server (aiosmtpd) on loopback for the whole run; tests filter by their own keys."""
+    catcher = MailCatcher().start()
+    yield catcher
+    catcher.stop()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mail: MailCatcher) -> Settings:
+    return Settings(
+        var_dir=tmp_path,
+        task_queue=f"t{uuid.uuid4().hex[:8]}",
+        smtp_port=mail.port,
+    )
+
+
+@pytest_asyncio.fixture
+async def worker(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[None]:
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        async with build_worker(env.client, settings, executor):
+            yield
