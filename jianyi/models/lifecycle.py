@@ -159,7 +159,8 @@ class Guard:
         return self.test(event.kwargs["facts"])
 
     def explain(self, facts: Facts, action: str) -> str:
-        return self.message.format(action=ACTION_LABELS.get(action, action), f=facts)
+        number = facts.payload.get("number", "（未填写）")
+        return self.message.format(action=ACTION_LABELS.get(action, action), f=facts, number=number)
 
 
 def _decision(value: str) -> Callable[[Facts], bool]:
@@ -231,7 +232,7 @@ EXTENSION_PENDING = Guard("no_extension_request", "没有待审批的延期申�
 NOT_REPLIED = Guard("already_replied", "建议已经答复，不能再撤回", lambda f: not f.replied_ever)
 HAS_OPEN_COMMITMENT = Guard(
     "no_such_commitment",
-    "没有编号为 {f.payload[number]} 的未兑现承诺事项",
+    "没有编号为 {number} 的未兑现承诺事项",
     lambda f: f.payload.get("number") in f.open_commitments,
 )
 
