@@ -53,6 +53,7 @@ class CaseState(BaseModel):
     submitted_at: datetime | None = None
     assigned_at: datetime | None = None
     last_effective_at: datetime | None = None
+    agenda_hold_until: datetime | None = None  # while an admin backfills (补录) a case step by step
 
     @property
     def state_label(self) -> str:

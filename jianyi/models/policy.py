@@ -124,6 +124,11 @@ def china_day(moment: datetime) -> date:
     return moment.astimezone(CST).date()
 
 
+def due_text(due_at: datetime) -> str:
+    """How people read a due time: the last day, 24:00 (due_at itself is the next day's 00:00)."""
+    return f"{china_day(due_at - timedelta(microseconds=1)).isoformat()} 24:00"
+
+
 def compute(
     rule_name: str,
     start: datetime,

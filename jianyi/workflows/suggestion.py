@@ -44,6 +44,9 @@ with workflow.unsafe.imports_passed_through():
     from jianyi.workflows import search
 
 SYSTEM_ACTOR = "系统"
+# After an admin's 补录 (a backdated step) the agenda waits this long for the next one, so a case
+# entered step by step is not reminded of deadlines its later, still unentered, steps had met.
+BACKFILL_HOLD = timedelta(seconds=60)
 RECORD_TIMEOUT = timedelta(seconds=30)
 DELIVERY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=30), maximum_attempts=12
@@ -103,6 +106,8 @@ class SuggestionWorkflow:
             now = workflow.now()
             effective = start.effective_at or now
             self.case.submitted_at = effective
+            if start.effective_at is not None:
+                self.case.agenda_hold_until = now + BACKFILL_HOLD
             plan = Plan()
             if self.case.submission.period == "闭会期间":
                 plan.deadlines.append(DeadlineRequest(kind="assign", rule="assign", start=effective))
@@ -154,6 +159,8 @@ class SuggestionWorkflow:
             recorded = payload | {"by": facts.principal}
             if request.on_behalf_of:
                 recorded["on_behalf_of"] = request.on_behalf_of
+            if request.effective_at is not None:
+                self.case.agenda_hold_until = workflow.now() + BACKFILL_HOLD
             await self._commit(request.actor, request.role, action, decision.source, decision.dest, recorded, effective, plan)
             self.woken = True
             return self.case
@@ -433,11 +440,17 @@ class SuggestionWorkflow:
         return [i for i in items if i.key not in c.fired]
 
     def _next_time(self) -> datetime | None:
-        return min((i.at for i in self._agenda()), default=None)
+        nxt = min((i.at for i in self._agenda()), default=None)
+        hold = self.case.agenda_hold_until
+        if nxt is not None and hold is not None and nxt < hold:
+            return hold
+        return nxt
 
     async def _fire_due(self) -> None:
         """Fire what is due; of several due in one group only the latest (stale ones are skipped)."""
         now = workflow.now()
+        if self.case.agenda_hold_until and now < self.case.agenda_hold_until:
+            return
         due = [i for i in self._agenda() if i.at <= now]
         latest: dict[str, AgendaItem] = {}
         for item in sorted(due, key=lambda i: i.at):

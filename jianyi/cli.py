@@ -1,0 +1,558 @@
+"""The ``jianyi`` command: start the stack, act on suggestions, read their state and history.
+
+Every action names its actor with ``--as ROLE:NAME`` (recorded in the audit). Bad input is
+answered in Chinese with a non-zero exit code, never a traceback (set JIANYI_DEBUG=1 for one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from jianyi import directory
+from jianyi.models.commands import InputError
+from jianyi.models.lifecycle import ROLE_LABELS, STATE_LABELS, Role
+from jianyi.models.policy import CST, Policy, compute, rules
+from jianyi.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="人大代表建议办理引擎：提 → 交 → 办 → 督 → 评。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+admin_app = typer.Typer(help="管理员：承办单位、代表、会次、节假日日历。", no_args_is_help=True)
+audit_app = typer.Typer(help="审计：核验审计链。", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
+app.add_typer(audit_app, name="audit")
+
+T = TypeVar("T")
+_CLIENT_USED = False
+
+
+class Fail(Exception):
+    """An error for the user (Chinese), with the exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+class _Ctx:
+    actor: str = ""
+    role: str = ""
+    on_behalf_of: str = ""
+    effective_at: datetime | None = None
+
+
+CTX = _Ctx()
+
+AsOpt = Annotated[str | None, typer.Option("--as", help="操作人，格式 角色:名称，如 unit:区城管局；角色：" + "、".join(f"{r.value}（{ROLE_LABELS[r]}）" for r in Role if r is not Role.SYSTEM))]
+IdArg = Annotated[str, typer.Argument(help="建议编号，如 suggestion-16-3-40 或 16-3-40")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="以 JSON 输出")]
+
+
+@app.callback()
+def _root(
+    as_: AsOpt = None,
+    for_: Annotated[str, typer.Option("--for", help="（仅管理员补录）代谁登记，格式 角色:名称")] = "",
+    at: Annotated[str, typer.Option("--at", help="（仅管理员补录）实际发生时间，YYYY-MM-DD 或 YYYY-MM-DDTHH:MM（北京时间）")] = "",
+) -> None:
+    spec = as_ or os.environ.get("JIANYI_AS", "")
+    if spec:
+        role, _, name = spec.partition(":")
+        if role not in {r.value for r in Role} or role == Role.SYSTEM or not name:
+            raise Fail(f"--as 格式错误：「{spec}」，应为 角色:名称，角色为 " + "/".join(r.value for r in Role if r is not Role.SYSTEM))
+        CTX.actor, CTX.role = name, role
+    CTX.on_behalf_of = for_
+    CTX.effective_at = parse_moment(at, "--at") if at else None
+
+
+def need_actor() -> tuple[str, str]:
+    if not CTX.actor:
+        raise Fail("请用 --as 角色:名称 指明操作人，如 --as unit:区城管局")
+    return CTX.actor, CTX.role
+
+
+def parse_moment(text: str, what: str) -> datetime:
+    """``YYYY-MM-DD`` (09:00 China time) or ``YYYY-MM-DDTHH:MM`` (China time unless an offset is given)."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(9), CST)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Fail(f"{what} 日期格式错误：「{text}」，应为 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=CST)
+
+
+def settings() -> Settings:
+    return get_settings()
+
+
+def run(coro_fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+    return asyncio.run(coro_fn(*args))
+
+
+async def _engine():  # noqa: ANN202
+    from jianyi.service import Engine
+    from jianyi.temporal import connect
+
+    global _CLIENT_USED
+    s = settings()
+    try:
+        client = await connect(s)
+    except Exception as exc:  # noqa: BLE001  (any connection failure reads the same to a user)
+        raise Fail(f"无法连接 Temporal 服务（{s.temporal_address}）：请先在另一个终端运行 make run。详情：{exc}", 3) from None
+    _CLIENT_USED = True
+    return Engine(client, s)
+
+
+def out_json(data: Any) -> None:
+    typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+# -- 提 ------------------------------------------------------------------------------------------
+@app.command()
+def submit(
+    session: Annotated[str, typer.Option(help="会次代码，如 16-3（区十六届人大三次会议）")],
+    number: Annotated[str, typer.Option(help="建议编号，如 第40号 或 闭会第33号")],
+    title: Annotated[str, typer.Option(help="标题")],
+    text: Annotated[str, typer.Option(help="建议内容")] = "",
+    category: Annotated[str, typer.Option(help="类别")] = "",
+    deputy: Annotated[str, typer.Option(help="领衔代表（默认为 --as 的代表）")] = "",
+    cosigner: Annotated[list[str] | None, typer.Option(help="附议代表，可多次给出")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """提出建议（代表），开始一件建议的办理流程。"""
+    actor, role = need_actor()
+    data = {"session": session, "number": number, "title": title, "text": text, "category": category,
+            "lead_deputy": deputy or actor, "co_signers": cosigner or []}
+
+    async def go() -> str:
+        engine = await _engine()
+        return await engine.submit(data, actor, role, CTX.effective_at)
+
+    sid = run(go)
+    if json_:
+        out_json({"id": sid})
+    else:
+        typer.echo(f"已提出：{sid}")
+
+
+def _act(suggestion_id: str, action: str, payload: dict[str, Any], json_: bool = False) -> None:
+    actor, role = need_actor()
+
+    async def go():  # noqa: ANN202
+        engine = await _engine()
+        return await engine.act(suggestion_id, action, actor, role, payload, CTX.on_behalf_of, CTX.effective_at)
+
+    case = run(go)
+    if json_:
+        out_json(case.model_dump(mode="json"))
+    else:
+        typer.echo(f"{case.id}：{case.state_label}（第{case.round}轮）")
+
+
+class ReviewDecision(StrEnum):
+    register = "register"
+    merge = "merge"
+    not_register = "not_register"
+    return_ = "return"
+
+
+class Decision(StrEnum):
+    approve = "approve"
+    refuse = "refuse"
+
+
+@app.command()
+def review(
+    suggestion_id: IdArg,
+    decision: Annotated[ReviewDecision, typer.Option(help="register 立案 / merge 并案 / not_register 不予立案 / return 退回修改")],
+    reason: Annotated[str, typer.Option(help="理由")] = "",
+    merge_into: Annotated[str, typer.Option(help="并入的建议编号")] = "",
+) -> None:
+    """阅看（代表工委）：立案、并案、不予立案或退回修改。"""
+    _act(suggestion_id, "review", {"decision": decision.value, "reason": reason, "merge_into": merge_into})
+
+
+@app.command()
+def resubmit(suggestion_id: IdArg, title: str = "", text: str = "") -> None:
+    """重新提交退回修改的建议（领衔代表）。"""
+    _act(suggestion_id, "resubmit", {"title": title, "text": text})
+
+
+@app.command()
+def assign(
+    suggestion_id: IdArg,
+    lead: Annotated[str, typer.Option(help="主办单位")],
+    co: Annotated[list[str] | None, typer.Option(help="协办单位，可多次给出")] = None,
+    note: str = "",
+) -> None:
+    """交办（代表工委 / 政府办）：指定主办和协办单位，答复期限开始计算。"""
+    _act(suggestion_id, "assign", {"lead_unit": lead, "co_handlers": co or [], "note": note})
+
+
+@app.command()
+def sign(suggestion_id: IdArg) -> None:
+    """签收（主办单位）。"""
+    _act(suggestion_id, "sign", {})
+
+
+@app.command()
+def adjust(suggestion_id: IdArg, reason: Annotated[str, typer.Option(help="申请调整的理由")], suggest: str = "") -> None:
+    """申请调整承办单位（承办单位，须在签收期限内）。"""
+    _act(suggestion_id, "request_adjustment", {"reason": reason, "suggested_unit": suggest})
+
+
+@app.command("decide-adjustment")
+def decide_adjustment(
+    suggestion_id: IdArg,
+    decision: Annotated[Decision, typer.Option(help="approve 同意 / refuse 不同意")],
+    lead: Annotated[str, typer.Option(help="同意时：新的主办单位")] = "",
+    co: Annotated[list[str] | None, typer.Option(help="同意时：新的协办单位")] = None,
+    comment: str = "",
+) -> None:
+    """审批调整申请（代表工委）；同意则重新交办，期限重新计算。"""
+    payload: dict[str, Any] = {"decision": decision.value, "comment": comment, "lead_unit": lead}
+    if co is not None:
+        payload["co_handlers"] = co
+    _act(suggestion_id, "decide_adjustment", payload)
+
+
+@app.command()
+def extend(suggestion_id: IdArg, reason: Annotated[str, typer.Option(help="延期理由")]) -> None:
+    """申请延期答复（主办单位，最多一次）。"""
+    _act(suggestion_id, "request_extension", {"reason": reason})
+
+
+@app.command("decide-extension")
+def decide_extension(suggestion_id: IdArg, decision: Annotated[Decision, typer.Option(help="approve / refuse")], comment: str = "") -> None:
+    """审批延期申请（代表工委）。"""
+    _act(suggestion_id, "decide_extension", {"decision": decision.value, "comment": comment})
+
+
+@app.command()
+def contact(
+    suggestion_id: IdArg,
+    method: Annotated[str, typer.Option(help="座谈 / 上门 / 电话 / 书面")],
+    on: Annotated[str, typer.Option(help="沟通日期 YYYY-MM-DD")],
+    note: str = "",
+) -> None:
+    """记录与代表的沟通（承办单位）；答复前必须有沟通记录。"""
+    _act(suggestion_id, "record_contact", {"method": method, "on": on, "note": note})
+
+
+@app.command()
+def opinion(suggestion_id: IdArg, text: Annotated[str, typer.Option(help="协办意见")]) -> None:
+    """提交协办意见（协办单位）。"""
+    _act(suggestion_id, "co_opinion", {"text": text})
+
+
+@app.command()
+def reply(
+    suggestion_id: IdArg,
+    class_: Annotated[str, typer.Option("--class", help="答复类别 A/B/C/D")],
+    text: Annotated[str, typer.Option(help="答复内容")],
+    signed_by: Annotated[str, typer.Option(help="签发人")],
+    commitment: Annotated[list[str] | None, typer.Option(help="承诺事项（B/C类），格式 内容@YYYY-MM-DD，可多次给出")] = None,
+) -> None:
+    """答复代表（主办单位）。"""
+    commitments = []
+    for item in commitment or []:
+        text_part, sep, day = item.rpartition("@")
+        if not sep:
+            raise Fail(f"承诺事项格式错误：「{item}」，应为 内容@YYYY-MM-DD")
+        commitments.append({"text": text_part, "promised_date": day})
+    _act(suggestion_id, "reply", {"reply_class": class_, "text": text, "signed_by": signed_by, "commitments": commitments})
+
+
+@app.command("review-reply")
+def review_reply(suggestion_id: IdArg, decision: Annotated[Decision, typer.Option(help="approve 通过 / refuse 退回")], comment: str = "") -> None:
+    """审核答复（政府办）：通过后送达代表，退回则重新答复。"""
+    _act(suggestion_id, "review_reply", {"decision": decision.value, "comment": comment})
+
+
+@app.command()
+def evaluate(
+    suggestion_id: IdArg,
+    work: Annotated[str, typer.Option(help="对办理工作：满意 / 基本满意 / 不满意")],
+    result: Annotated[str, typer.Option(help="对办理结果：满意 / 基本满意 / 不满意")],
+    comment: str = "",
+) -> None:
+    """评价（领衔代表）：不满意则重新办理，最后一轮仍不满意则移交督查室。"""
+    _act(suggestion_id, "evaluate", {"work": work, "result": result, "comment": comment})
+
+
+@app.command()
+def remark(suggestion_id: IdArg, text: Annotated[str, typer.Option(help="督办意见")]) -> None:
+    """督办批注（督办人、代表工委、督查室）。"""
+    _act(suggestion_id, "remark", {"text": text})
+
+
+@app.command()
+def key(suggestion_id: IdArg, supervisor: str = "", off: bool = False) -> None:
+    """设定（或取消）重点督办（代表工委）。"""
+    _act(suggestion_id, "mark_key", {"key": not off, "supervisor": supervisor})
+
+
+@app.command("resolve-escalation")
+def resolve_escalation(
+    suggestion_id: IdArg,
+    decision: Annotated[str, typer.Option(help="rehandle 责令重新办理 / close 按未解决办结")],
+    comment: Annotated[str, typer.Option(help="处理意见")],
+) -> None:
+    """处理移交的建议（督查室）。"""
+    _act(suggestion_id, "resolve_escalation", {"decision": decision, "comment": comment})
+
+
+@app.command()
+def fulfil(suggestion_id: IdArg, number: Annotated[int, typer.Option(help="承诺事项编号")], text: Annotated[str, typer.Option(help="兑现情况")]) -> None:
+    """兑现承诺事项并补充答复（主办单位）。"""
+    _act(suggestion_id, "fulfil_commitment", {"number": number, "text": text})
+
+
+@app.command()
+def withdraw(suggestion_id: IdArg, reason: Annotated[str, typer.Option(help="撤回理由")]) -> None:
+    """撤回建议（领衔代表，答复之前）。"""
+    _act(suggestion_id, "withdraw", {"reason": reason})
+
+
+# -- reading ---------------------------------------------------------------------------------------
+@app.command()
+def status(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
+    """一件建议的实时状态与全部期限（来自工作流）。"""
+    from jianyi.models.lifecycle import Lifecycle
+
+    async def go():  # noqa: ANN202
+        engine = await _engine()
+        return await engine.view(suggestion_id)
+
+    case = run(go)
+    if json_:
+        out_json(case.model_dump(mode="json") | {"state_label": case.state_label, "stage": case.stage})
+        return
+    s = case.submission
+    lines = [
+        f"{s.display_number}《{s.title}》",
+        f"  编号：{case.id}    会次：{s.session}    {s.period}",
+        f"  领衔代表：{s.lead_deputy}" + (f"（附议：{'、'.join(s.co_signers)}）" if s.co_signers else ""),
+        f"  状态：{case.state_label}    阶段：{case.stage}    轮次：{case.round}",
+    ]
+    if case.lead_unit:
+        lines.append(f"  主办：{case.lead_unit}" + (f"    协办：{'、'.join(case.co_handlers)}" if case.co_handlers else ""))
+    flags = [t for t, on in (("逾期", case.overdue), ("重点督办", case.key_supervision)) if on]
+    if case.escalation_count:
+        flags.append(f"移交督查室{case.escalation_count}次")
+    if flags:
+        lines.append(f"  标记：{'、'.join(flags)}")
+    if case.outcome:
+        lines.append(f"  结果：{case.outcome}" + ("" if case.on_time is None else ("（按期）" if case.on_time else "（逾期）")))
+    for d in case.deadlines.values():
+        mark = "（暂定）" if d.provisional else ""
+        lines.append(f"  {d.label}：{d.display_due()}{mark}")
+        lines.append(f"      {d.explanation}")
+    for c in case.commitments:
+        lines.append(f"  承诺事项{c.number}：{c.text}（{c.promised_date}）{'已兑现' if c.fulfilled else '未兑现'}")
+    if CTX.role:
+        acts = Lifecycle(case.state).actions_for(Role(CTX.role))
+        if acts:
+            from jianyi.models.lifecycle import ACTION_LABELS
+
+            lines.append(f"  {ROLE_LABELS[CTX.role]}可办：{'、'.join(ACTION_LABELS[a] for a in acts)}")
+    typer.echo("\n".join(lines))
+
+
+@app.command()
+def timeline(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
+    """一件建议的全部审计事件，附交办后经过的工作日数。"""
+    from jianyi.queries import describe_event
+    from jianyi.queries import timeline as read_timeline
+    from jianyi.service import normalise_id
+
+    sug, entries = read_timeline(settings().db_url, normalise_id(suggestion_id))
+    if sug is None and not entries:
+        raise Fail(f"找不到建议「{suggestion_id}」")
+    if json_:
+        out_json([e.__dict__ for e in entries])
+        return
+    if sug:
+        typer.echo(f"{sug.number}《{sug.title}》  当前：{STATE_LABELS.get(sug.state, sug.state)}")
+    for e in entries:
+        when = datetime.fromisoformat(e.effective_at).astimezone(CST).strftime("%Y-%m-%d %H:%M")
+        since = "" if e.workdays_since_assignment is None else f"[交办后第{e.workdays_since_assignment}个工作日]"
+        backdated = "（补录）" if e.effective_at != e.recorded_at and "on_behalf_of" not in e.detail else ""
+        typer.echo(f"{e.seq:>3}. {when} {since:<14} {describe_event(e)}{backdated}")
+
+
+@app.command()
+def stuck(unit: Annotated[str, typer.Option(help="只看某个主办单位")] = "", json_: JsonOpt = False) -> None:
+    """卡住的建议：逾期、超期未签收、待评价、已移交督查室。"""
+    from jianyi.queries import stuck_cases
+
+    cases = stuck_cases(settings().db_url, datetime.now(UTC), unit or None)
+    if json_:
+        out_json([c.to_json() for c in cases])
+        return
+    if not cases:
+        typer.echo("没有卡住的建议。")
+        return
+    for c in cases:
+        key_mark = "【重点督办】" if c.key_supervision else ""
+        typer.echo(f"{c.id}  {c.number}《{c.title}》{key_mark}")
+        typer.echo(f"    {c.state}｜主办：{c.lead_unit or '—'}｜答复期限：{c.reply_due or '—'}｜{'；'.join(c.reasons)}")
+    typer.echo(f"共 {len(cases)} 件。")
+
+
+@app.command()
+def deadline(
+    rule: Annotated[str, typer.Option(help="期限规则：" + "、".join(f"{k}（{r.label}）" for k, r in rules(Policy()).items()))],
+    start: Annotated[str, typer.Option(help="起算时间 YYYY-MM-DD 或 YYYY-MM-DDTHH:MM（北京时间）")],
+    json_: JsonOpt = False,
+) -> None:
+    """按政策计算一个期限并说明理由（含节假日与调休）。"""
+    from jianyi.activities.calendar import load_calendar
+    from jianyi.models.db import session_for
+
+    known = rules(Policy())
+    if rule not in known:
+        raise Fail(f"未知的期限规则「{rule}」，可选：{'、'.join(known)}")
+    moment = parse_moment(start, "--start")
+    with session_for(settings().db_url) as db:
+        calendar = load_calendar(db)
+    d = compute(rule, moment, Policy(), calendar)
+    if json_:
+        out_json(d.model_dump(mode="json"))
+        return
+    typer.echo(f"截止：{d.display_due()}（北京时间）{'（暂定）' if d.provisional else ''}")
+    typer.echo(d.explanation)
+
+
+@app.command()
+def outbox(failed: Annotated[bool, typer.Option("--failed", help="只看发送失败或无地址的")] = False, suggestion: str = "", json_: JsonOpt = False) -> None:
+    """通知发件箱：每条提醒、通知的收件单位和发送状态。"""
+    from jianyi.queries import outbox_rows
+    from jianyi.service import normalise_id
+
+    rows = outbox_rows(settings().db_url, failed, normalise_id(suggestion) if suggestion else None)
+    if json_:
+        out_json([r.model_dump(mode="json") for r in rows])
+        return
+    labels = {"pending": "待发送", "sent": "已发送", "failed": "发送失败", "no_address": "无地址"}
+    for r in rows:
+        typer.echo(f"{r.id:>5} {labels.get(r.status, r.status)} {r.recipient} <{r.address or '—'}> {r.subject}")
+        if r.last_error:
+            typer.echo(f"      错误：{r.last_error}")
+    typer.echo(f"共 {len(rows)} 条。")
+
+
+@audit_app.command("verify")
+def audit_verify(json_: JsonOpt = False) -> None:
+    """核验每件建议的审计哈希链，指出第一个被改动的事件。"""
+    from jianyi.queries import verify_audit
+
+    count, events, breaks = verify_audit(settings().db_url)
+    if json_:
+        out_json({"suggestions": count, "events": events, "ok": not breaks, "breaks": [b.__dict__ for b in breaks]})
+    elif not breaks:
+        typer.echo(f"审计链完整：{count} 件建议，{events} 个事件。")
+    else:
+        for b in breaks:
+            typer.echo(f"审计链断裂：{b.suggestion_id} 第{b.seq}个事件（id={b.event_id}）：{b.problem}")
+    if breaks:
+        raise typer.Exit(4)
+
+
+# -- admin -----------------------------------------------------------------------------------------
+@admin_app.command("unit")
+def admin_unit(name: str, email: str = "", kind: str = "政府部门") -> None:
+    """登记（或更新）承办单位。"""
+    directory.add_unit(settings().db_url, name, email, kind)
+    typer.echo(f"已登记承办单位：{name}")
+
+
+@admin_app.command("deputy")
+def admin_deputy(name: str, email: str = "", phone: str = "") -> None:
+    """登记（或更新）代表。"""
+    directory.add_deputy(settings().db_url, name, email, phone)
+    typer.echo(f"已登记代表：{name}")
+
+
+@admin_app.command("session")
+def admin_session(code: str, name: str) -> None:
+    """登记会次，如 16-3 "武昌区第十六届人民代表大会第三次会议"。"""
+    directory.add_session(settings().db_url, code, name)
+    typer.echo(f"已登记会次：{code} {name}")
+
+
+@admin_app.command("calendar-load")
+def admin_calendar_load(file: Path) -> None:
+    """从文件载入一年的节假日和调休（每行：YYYY-MM-DD 休|班 说明）。"""
+    if not file.exists():
+        raise Fail(f"文件不存在：{file}")
+    years = directory.load_calendar_file(settings().db_url, file.read_text(encoding="utf-8"), str(file))
+    typer.echo(f"已载入 {'、'.join(map(str, years))} 年的节假日安排。")
+
+
+# -- the stack ---------------------------------------------------------------------------------------
+@app.command()
+def up(demo: Annotated[bool, typer.Option(help="载入演示数据（种子报告中的真实建议）")] = True) -> None:
+    """启动内置的整套服务：Temporal 开发服务、工作进程、本地邮件接收器，并载入演示数据。"""
+    from jianyi.stack import run_stack
+
+    asyncio.run(run_stack(settings(), demo))
+
+
+@app.command()
+def worker() -> None:
+    """只启动工作进程（连接已有的 Temporal 服务）；可启动多个以横向扩展。"""
+    from jianyi.worker import run_worker
+
+    asyncio.run(run_worker(settings()))
+
+
+def main() -> None:
+    code = 0
+    try:
+        app(standalone_mode=False)
+    except Fail as exc:
+        typer.echo(f"错误：{exc.message}", err=True)
+        code = exc.code
+    except InputError as exc:
+        typer.echo(f"错误：{exc.message}", err=True)
+        if os.environ.get("JIANYI_DEBUG"):
+            typer.echo(f"（详情：{exc.detail}）", err=True)
+        code = 1
+    except typer.Exit as exc:
+        code = exc.exit_code
+    except typer.Abort:
+        code = 130
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:  # noqa: BLE001  (the last line of defence: no tracebacks for users)
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            code = exc.exit_code
+        else:
+            if os.environ.get("JIANYI_DEBUG"):
+                raise
+            typer.echo(f"内部错误：{type(exc).__name__}: {exc}（设置 JIANYI_DEBUG=1 可查看详情）", err=True)
+            code = 2
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if _CLIENT_USED:
+        # A short-lived Temporal client can abort the interpreter at exit (a known SDK issue):
+        # everything is flushed and closed; leave without running the runtime's finalisers.
+        os._exit(code)
+    sys.exit(code)

@@ -1,0 +1,185 @@
+"""The read side: stuck cases, timelines and the audit chain check, straight from the records.
+
+(A single case's live state comes from its workflow's query; see service.Engine.view.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import select
+
+from jianyi.activities.calendar import load_calendar
+from jianyi.activities.records import GENESIS, event_hash, hashed_fields
+from jianyi.models.db import session_for, to_db
+from jianyi.models.lifecycle import ACTION_LABELS, ROLE_LABELS, STATE_LABELS, TERMINAL, State
+from jianyi.models.policy import china_day, due_text
+from jianyi.models.tables import AuditEvent, Outbox, Suggestion
+
+# States in which the lead unit still owes a reply (reply_review is the office's turn).
+AWAITING_REPLY = (State.ASSIGNED, State.ADJUSTMENT_REQUESTED, State.HANDLING, State.REHANDLING)
+
+
+@dataclass
+class StuckCase:
+    id: str
+    number: str
+    title: str
+    state: str
+    lead_unit: str
+    reasons: list[str]
+    reply_due: str
+    key_supervision: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def stuck_cases(url: str, now: datetime, unit: str | None = None) -> list[StuckCase]:
+    """Overdue, unsigned past the window, waiting for evaluation, escalated, not assigned in time."""
+    now = to_db(now)  # type: ignore[assignment]
+    out: list[StuckCase] = []
+    with session_for(url) as db:
+        q = select(Suggestion).where(Suggestion.state.not_in([str(s) for s in TERMINAL]))  # type: ignore[attr-defined]
+        if unit:
+            q = q.where(Suggestion.lead_unit == unit)
+        for s in db.exec(q.order_by(Suggestion.session, Suggestion.id)):
+            reasons: list[str] = []
+            if s.state in AWAITING_REPLY and s.reply_due and s.reply_due < now:
+                reasons.append(f"逾期未答复（已逾期{(now - s.reply_due).days}天）")
+            if s.state == "assigned" and s.sign_due and s.sign_due < now:
+                reasons.append("超过签收期限未签收")
+            if s.state == "registered" and s.assign_due and s.assign_due < now:
+                reasons.append("闭会期间建议超过交办期限未交办")
+            if s.state == "replied":
+                due = f"（评价期限{due_text(s.evaluation_due)}）" if s.evaluation_due else ""
+                reasons.append(f"等待代表评价{due}")
+            if s.state == "escalated":
+                reasons.append("已移交督查室，待处理")
+            if s.escalation_count and s.state != "escalated":
+                reasons.append(f"曾移交督查室{s.escalation_count}次")
+            if reasons:
+                out.append(
+                    StuckCase(
+                        id=s.id,
+                        number=s.number,
+                        title=s.title,
+                        state=STATE_LABELS.get(s.state, s.state),
+                        lead_unit=s.lead_unit,
+                        reasons=reasons,
+                        reply_due=due_text(s.reply_due) if s.reply_due else "",
+                        key_supervision=s.key_supervision,
+                    )
+                )
+    return out
+
+
+@dataclass
+class TimelineEntry:
+    seq: int
+    effective_at: str
+    recorded_at: str
+    actor: str
+    role: str
+    action: str
+    from_state: str
+    to_state: str
+    workdays_since_assignment: int | None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def timeline(url: str, suggestion_id: str) -> tuple[Suggestion | None, list[TimelineEntry]]:
+    with session_for(url) as db:
+        sug = db.get(Suggestion, suggestion_id)
+        events = list(db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == suggestion_id).order_by(AuditEvent.seq)))
+        calendar = load_calendar(db)
+    assigned_day = None
+    entries: list[TimelineEntry] = []
+    for e in events:
+        if e.action == "assign" and assigned_day is None:
+            assigned_day = china_day(e.effective_at)
+        day = china_day(e.effective_at)
+        since = calendar.workdays_between(assigned_day, day) if assigned_day else None
+        entries.append(
+            TimelineEntry(
+                seq=e.seq,
+                effective_at=e.effective_at.isoformat(),
+                recorded_at=e.at.isoformat(),
+                actor=e.actor,
+                role=e.role,
+                action=e.action,
+                from_state=e.from_state,
+                to_state=e.to_state,
+                workdays_since_assignment=since,
+                detail=e.payload,
+            )
+        )
+    return sug, entries
+
+
+def describe_event(entry: TimelineEntry) -> str:
+    """One line in Chinese for a timeline entry."""
+    if entry.action == "agenda":
+        from jianyi.activities.messages import TEMPLATES
+
+        kind = entry.detail.get("kind", "")
+        label = TEMPLATES.get(kind, (kind,))[0].split("（")[0]
+        text = f"系统：{label}"
+        if entry.detail.get("skipped"):
+            text += f"（同时跳过{len(entry.detail['skipped'])}条过时提醒）"
+        return text
+    who = f"{ROLE_LABELS.get(entry.role, entry.role)}「{entry.actor}」"
+    behalf = entry.detail.get("on_behalf_of", "")
+    if behalf:
+        role, _, name = behalf.partition(":")
+        who += f"为{ROLE_LABELS.get(role, role)}「{name}」补录"
+    change = ""
+    if entry.from_state != entry.to_state:
+        change = f"：{STATE_LABELS.get(entry.from_state, entry.from_state or '—')} → {STATE_LABELS.get(entry.to_state, entry.to_state)}"
+    return f"{who}{ACTION_LABELS.get(entry.action, entry.action)}{change}"
+
+
+@dataclass
+class ChainBreak:
+    suggestion_id: str
+    seq: int
+    event_id: int | None
+    problem: str
+
+
+def verify_audit(url: str) -> tuple[int, int, list[ChainBreak]]:
+    """Check every suggestion's hash chain; returns (suggestions, events, the first break of each)."""
+    breaks: list[ChainBreak] = []
+    chains: dict[str, list[AuditEvent]] = {}
+    with session_for(url) as db:
+        for e in db.exec(select(AuditEvent).order_by(AuditEvent.suggestion_id, AuditEvent.seq)):
+            chains.setdefault(e.suggestion_id, []).append(e)
+    total = 0
+    for sid, events in chains.items():
+        prev = GENESIS
+        for expected_seq, e in enumerate(events, start=1):
+            total += 1
+            problem = ""
+            if e.seq != expected_seq:
+                problem = f"序号不连续：应为 {expected_seq}，实为 {e.seq}（有事件被删除或插入）"
+            elif e.prev_hash != prev:
+                problem = "与上一事件的哈希不衔接（上一事件被修改、删除或替换）"
+            elif event_hash(e.prev_hash, hashed_fields(e)) != e.hash:
+                problem = "事件内容与其哈希不符（该事件被修改）"
+            if problem:
+                breaks.append(ChainBreak(sid, e.seq, e.id, problem))
+                break
+            prev = e.hash
+    return len(chains), total, breaks
+
+
+def outbox_rows(url: str, failed_only: bool = False, suggestion_id: str | None = None) -> list[Outbox]:
+    with session_for(url) as db:
+        q = select(Outbox)
+        if failed_only:
+            q = q.where(Outbox.status.in_(("failed", "no_address")))  # type: ignore[attr-defined]
+        if suggestion_id:
+            q = q.where(Outbox.suggestion_id == suggestion_id)
+        return list(db.exec(q.order_by(Outbox.id)))

@@ -1,0 +1,65 @@
+"""`jianyi up`: the embedded stack in one foreground process, stopped cleanly by Ctrl-C.
+
+Temporal dev server (SQLite under var/), a local mail catcher, the worker, and the demo data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from jianyi.devserver import DevServer, port_free
+from jianyi.mailcatcher import MailCatcher
+from jianyi.settings import Settings
+from jianyi.temporal import connect
+from jianyi.worker import build_worker
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+async def run_stack(settings: Settings, demo: bool = True) -> None:
+    var = settings.var_dir.resolve()
+    var.mkdir(parents=True, exist_ok=True)
+    host, _, port = settings.temporal_address.rpartition(":")
+    mail: MailCatcher | None = None
+    if settings.smtp_host in ("127.0.0.1", "localhost") and port_free("127.0.0.1", settings.smtp_port):
+        mail = MailCatcher(settings.smtp_port, maildir=var / "mail").start()
+        say(f"· 本地邮件接收器：smtp://127.0.0.1:{settings.smtp_port}（邮件存于 {var / 'mail'}）")
+    server = DevServer(var / "temporal.db", port=int(port), ui_port=settings.temporal_ui_port, host=host or "127.0.0.1")
+    say("· 正在启动 Temporal 开发服务 …")
+    await server.start()
+    say(f"· Temporal：{server.address}    Web 界面：http://{server.host}:{settings.temporal_ui_port}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        client = await connect(settings)
+        with ThreadPoolExecutor(max_workers=16) as executor:
+            async with build_worker(client, settings, executor):
+                say(f"· 工作进程已启动（任务队列 {settings.task_queue}）")
+                if demo:
+                    from jianyi.demo import load_demo
+
+                    loaded = await load_demo(client, settings)
+                    say(f"· 演示数据：{loaded}")
+                say(
+                    "\n就绪。另开一个终端试试：\n"
+                    "  .venv/bin/jianyi stuck\n"
+                    "  .venv/bin/jianyi timeline 16-3-40\n"
+                    "  .venv/bin/jianyi --as deputy:杨永兵 status 16-3-40\n"
+                    "  .venv/bin/jianyi audit verify\n"
+                    "按 Ctrl-C 停止。"
+                )
+                await stop.wait()
+                say("\n· 正在停止 …")
+    finally:
+        server.stop()
+        if mail:
+            with contextlib.suppress(Exception):
+                mail.stop()
+        say("· 已停止。")
