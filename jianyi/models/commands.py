@@ -70,9 +70,13 @@ class SubmitInput(Payload):
 
     @model_validator(mode="after")
     def _period_matches_number(self) -> SubmitInput:
-        kind, _ = parse_number(self.number)  # type: ignore[misc]
+        kind, n = parse_number(self.number)  # type: ignore[misc]
         if kind == "闭会":
             self.period = "闭会期间"
+        elif self.period == "闭会期间":
+            # A bare number given with the period: it is 闭会第n号, not 第n号 (whose workflow id it
+            # would otherwise take).
+            self.number = f"闭会第{n}号"
         return self
 
 
