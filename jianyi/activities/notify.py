@@ -8,7 +8,9 @@ Message-ID derived from the outbox key, so a mail system can drop the repeat.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -32,17 +34,33 @@ class NotifyActivities:
 
     @activity.defn(name="deliver_outbox")
     async def deliver_outbox(self, ids: list[int]) -> int:
-        """Send the pending rows among ``ids``; returns how many were sent now."""
+        """Send the pending rows among ``ids`` over one SMTP connection; returns how many were sent now.
+
+        Each row is marked sent synchronously right after the server's 250 for it, so the window
+        in which a crash could make a retry send it again is one local database write.
+        """
         rows = await asyncio.to_thread(self._pending, ids)
+        if not rows:
+            return 0
+        smtp = aiosmtplib.SMTP(
+            hostname=self.settings.smtp_host,
+            port=self.settings.smtp_port,
+            timeout=self.settings.smtp_timeout_seconds,
+        )
         sent = 0
-        for row in rows:
-            try:
-                await self._send_email(row)
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                await asyncio.to_thread(self._mark, row.id, "failed", str(exc))
-                raise
-            await asyncio.to_thread(self._mark, row.id, "sent", "")
-            sent += 1
+        try:
+            await smtp.connect()
+            for row in rows:
+                await smtp.send_message(self._email(row))
+                self._mark(row.id, "sent", "")
+                sent += 1
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            failed = rows[sent]
+            await asyncio.to_thread(self._mark, failed.id, "failed", str(exc))
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                await smtp.quit()
         return sent
 
     def _pending(self, ids: list[int]) -> list[Outbox]:
@@ -52,8 +70,6 @@ class NotifyActivities:
             )
 
     def _mark(self, row_id: int | None, status: str, error: str) -> None:
-        from datetime import UTC, datetime
-
         with session_for(self.settings.db_url) as db:
             row = db.get(Outbox, row_id)
             if row is None:
@@ -66,7 +82,7 @@ class NotifyActivities:
             db.add(row)
             db.commit()
 
-    async def _send_email(self, row: Outbox) -> None:
+    def _email(self, row: Outbox) -> EmailMessage:
         msg = EmailMessage()
         msg["From"] = self.settings.smtp_sender
         msg["To"] = row.address
@@ -75,9 +91,4 @@ class NotifyActivities:
         msg["Date"] = formatdate(localtime=False)
         msg["X-Jianyi-Key"] = f"{row.suggestion_id}|{row.kind}|{row.cycle}"
         msg.set_content(row.body)
-        await aiosmtplib.send(
-            msg,
-            hostname=self.settings.smtp_host,
-            port=self.settings.smtp_port,
-            timeout=self.settings.smtp_timeout_seconds,
-        )
+        return msg

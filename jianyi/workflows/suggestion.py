@@ -48,6 +48,8 @@ SYSTEM_ACTOR = "系统"
 # entered step by step is not reminded of deadlines its later, still unentered, steps had met.
 BACKFILL_HOLD = timedelta(seconds=60)
 RECORD_TIMEOUT = timedelta(seconds=30)
+# Short, so a delivery lost with a crashed worker is retried soon (one SMTP conversation per row).
+DELIVERY_TIMEOUT = timedelta(seconds=20)
 DELIVERY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=30), maximum_attempts=12
 )
@@ -564,7 +566,7 @@ class SuggestionWorkflow:
                 workflow.start_activity(
                     "deliver_outbox",
                     result.outbox_ids,
-                    start_to_close_timeout=timedelta(minutes=2),
+                    start_to_close_timeout=DELIVERY_TIMEOUT,
                     retry_policy=DELIVERY_RETRY,
                 )
             )
