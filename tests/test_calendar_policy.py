@@ -385,11 +385,6 @@ def test_overrides_without_loading_the_year_keep_it_provisional() -> None:
     assert compute("sign", at(2026, 12, 28), POLICY, cal).provisional is True
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="provisional looks at start..last day only; escalate_at is counted into 2027 on the "
-    "Mon–Fri guess (2027-01-01 counted as a working day) yet the deadline is not marked provisional",
-)
 def test_an_escalation_counted_into_a_year_without_data_is_provisional() -> None:
     d = compute("reply", at(2026, 9, 20), POLICY, CAL)
     assert d.last_day == date(2026, 12, 21)

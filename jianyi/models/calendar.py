@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
 from importlib.metadata import version
 
 import chinese_calendar
@@ -27,6 +28,16 @@ HOLIDAY_NAMES = {
     "Mid-autumn Festival": "中秋节",
     "Anti-Fascist 70th Day": "抗战胜利70周年纪念日",
 }
+
+
+@cache
+def package_covers(year: int) -> bool:
+    """Whether the chinesecalendar data has the State Council's schedule for ``year``."""
+    try:
+        chinese_calendar.is_workday(date(year, 6, 1))
+    except NotImplementedError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -67,13 +78,7 @@ class WorkCalendar:
         return f"{DATA_VERSION} + 管理员调整 {len(self.overrides)} 天 ({digest})"
 
     def has_data(self, year: int) -> bool:
-        if year in self.loaded_years:
-            return True
-        try:
-            chinese_calendar.is_workday(date(year, 6, 1))
-        except NotImplementedError:
-            return False
-        return True
+        return year in self.loaded_years or package_covers(year)
 
     def is_provisional(self, day: date) -> bool:
         """True where the answer for ``day`` is only the Monday–Friday guess."""

@@ -170,6 +170,7 @@ def compute(
     if rule_name in HANDLING_DEADLINES or rule_name == "extension":
         esc_day, _ = calendar.add_workdays(last, policy.overdue_escalation_workdays)
         deadline.escalate_at = end_of_day(esc_day)
+        deadline.provisional = calendar.provisional_in(start_day, esc_day)
     deadline.explanation = explain(deadline, rule)
     return deadline
 
