@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from helpers import RecordingEngine, seed_directory, stop_if_open
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -51,3 +52,13 @@ async def worker(env: WorkflowEnvironment, settings: Settings) -> AsyncIterator[
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with build_worker(env.client, settings, executor):
             yield
+
+
+@pytest_asyncio.fixture
+async def engine(env: WorkflowEnvironment, settings: Settings, worker: None) -> AsyncIterator[RecordingEngine]:
+    """The engine over this test's own directory; cases the test leaves open are stopped after it."""
+    seed_directory(settings)
+    eng = RecordingEngine(env.client, settings)
+    yield eng
+    for sid in eng.started:
+        await stop_if_open(env, env.client.get_workflow_handle(sid))

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import SQLModel, select
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from jianyi import directory
+from jianyi.mailcatcher import MailCatcher, Received
+from jianyi.models.case import CaseState
 from jianyi.models.db import session_for
-from jianyi.models.tables import AuditEvent, Outbox
+from jianyi.models.policy import china_day
+from jianyi.models.tables import AuditEvent, Outbox, Reminder, Suggestion
 from jianyi.service import Engine
 from jianyi.settings import Settings
+from jianyi.workflows.suggestion import SuggestionWorkflow
 
 CONGRESS = "congress_office:代表工委"
 UNITS = {
@@ -84,3 +91,103 @@ def outbox(settings: Settings, sid: str, kind: str | None = None) -> list[Outbox
         if kind:
             q = q.where(Outbox.kind == kind)
         return list(db.exec(q.order_by(Outbox.id)))
+
+
+# -- time on the test server ------------------------------------------------------------------
+# A workflow timer fires a few milliseconds after the instant it was computed for (the server
+# starts it when the workflow task completes), so "at t" is checked after skipping to t + SETTLE.
+SETTLE = timedelta(seconds=1)
+
+
+async def skip_to(env: WorkflowEnvironment, at: datetime) -> None:
+    """Skip the test server's clock to ``at``; timers due on the way fire in order."""
+    now = await env.get_current_time()
+    if at > now:
+        await env.sleep(at - now)
+
+
+async def skip_past(env: WorkflowEnvironment, at: datetime) -> None:
+    """Skip to just after ``at``, so that whatever fell due at ``at`` has been handled."""
+    await skip_to(env, at + SETTLE)
+
+
+async def quiesce(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+    """Wait (on the test server's clock) until the workflow has no task or activity in flight."""
+    for _ in range(30):
+        desc = (await handle.describe()).raw_description
+        if not desc.pending_activities and not desc.HasField("pending_workflow_task"):
+            return
+        await env.sleep(SETTLE)
+    raise AssertionError(f"{handle.id} still busy: {desc}")
+
+
+# -- what the workflow history shows ------------------------------------------------------------
+async def accepted_updates(handle: WorkflowHandle[Any, Any]) -> list[str]:
+    """The names of the updates the workflow accepted, in order."""
+    history = await handle.fetch_history()
+    return [
+        e.workflow_execution_update_accepted_event_attributes.accepted_request.input.name
+        for e in history.events
+        if e.HasField("workflow_execution_update_accepted_event_attributes")
+    ]
+
+
+# -- records --------------------------------------------------------------------------------------
+def rows(settings: Settings, table: type[SQLModel], sid: str) -> list[Any]:
+    """All rows of ``table`` for suggestion ``sid``, oldest first."""
+    with session_for(settings.db_url) as db:
+        q = select(table).where(table.suggestion_id == sid).order_by(table.id)  # type: ignore[attr-defined]
+        return list(db.exec(q))
+
+
+def reminders(settings: Settings, sid: str, kind: str) -> list[Reminder]:
+    return [r for r in rows(settings, Reminder, sid) if r.kind == kind]
+
+
+def mails(catcher: MailCatcher, sid: str) -> list[Received]:
+    """What the SMTP server received about suggestion ``sid``."""
+    return [r for r in catcher.received if r.key.startswith(f"{sid}|")]
+
+
+def in_future(now: datetime, days: int) -> str:
+    """A date ``days`` after the test server's ``now`` (ISO), e.g. for promised commitment dates."""
+    return (china_day(now) + timedelta(days=days)).isoformat()
+
+
+class RecordingEngine(Engine):
+    """The engine, remembering the cases it started so a test can stop those it left open."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.started: list[str] = []
+
+    async def submit(self, data: dict[str, Any], actor: str, *args: Any, **kwargs: Any) -> str:
+        sid = await super().submit(data, actor, *args, **kwargs)
+        self.started.append(sid)
+        return sid
+
+
+async def stop_if_open(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
+    """Terminate a case the test left open, once nothing is in flight.
+
+    On the time-skipping server an open workflow whose worker is gone holds the shared clock
+    (its timers make tasks nobody runs), and terminating one mid-task can leave the clock locked;
+    either way every later test that skips time would hang.
+    """
+    desc = await handle.describe()
+    if desc.status != WorkflowExecutionStatus.RUNNING:
+        return
+    await quiesce(env, handle)
+    await handle.terminate("test finished")
+
+
+def case_handle(env: WorkflowEnvironment, sid: str) -> WorkflowHandle[Any, CaseState]:
+    """The suggestion's workflow, with its result typed as the final CaseState."""
+    return env.client.get_workflow_handle_for(SuggestionWorkflow.run, sid)
+
+
+def projection(settings: Settings, sid: str) -> Suggestion:
+    with session_for(settings.db_url) as db:
+        row = db.get(Suggestion, sid)
+        assert row is not None, sid
+        return row
