@@ -10,7 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
 from temporalio.common import (
     SearchAttributePair,
     TypedSearchAttributes,
@@ -118,7 +123,7 @@ class Engine:
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
             raise InputError(message, f"{ACTION_LABELS.get(action, action)}: {cause!r}") from None
         except RPCError as exc:
-            raise _rpc_error(exc, suggestion_id) from None
+            raise await _update_error(handle, exc, suggestion_id) from None
 
     async def view(self, suggestion_id: str) -> CaseState:
         handle = self.client.get_workflow_handle(normalise_id(suggestion_id))
@@ -126,6 +131,18 @@ class Engine:
             return await handle.query(SuggestionWorkflow.view)
         except RPCError as exc:
             raise _rpc_error(exc, suggestion_id) from None
+
+
+async def _update_error(handle: WorkflowHandle[Any, Any], exc: RPCError, suggestion_id: str) -> InputError:
+    """An update sent to a finished case also fails NOT_FOUND ("update … not found"): ask which it is."""
+    if exc.status == RPCStatusCode.NOT_FOUND:
+        try:
+            finished = (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
+        except RPCError:
+            finished = False
+        if finished:
+            return InputError(f"建议「{suggestion_id}」已经办结，不能再操作", str(exc))
+    return _rpc_error(exc, suggestion_id)
 
 
 def _rpc_error(exc: RPCError, suggestion_id: str) -> InputError:
