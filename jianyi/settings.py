@@ -31,6 +31,16 @@ class Settings(BaseSettings):
     government_office: str = "区政府办公室"
     supervision_office: str = "区政府督查室"
 
+    # -- scheduler (cron: minute hour day month weekday, in `timezone`)
+    schedule_monthly: str = "0 9 * * *"  # 月度督办: kept only on the first working day of the month
+    schedule_ledger: str = "0 9 * 1,3,5,7,9,11 *"  # 承诺事项台账: first working day of every 2nd month
+    schedule_daily: str = "5 9 * * *"  # daily stuck-case digest: working days only
+    misfire_grace_days: int = 3
+    quiet_hours: bool = True  # quiet rules: nothing is delivered outside working hours …
+    work_start: str = "09:00"  # … on working days, from work_start
+    work_end: str = "17:30"
+    admin_name: str = "系统管理员"  # receives a notice when a channel keeps failing
+
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)

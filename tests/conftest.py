@@ -44,6 +44,7 @@ def settings(tmp_path: Path, mail: MailCatcher) -> Settings:
         var_dir=tmp_path,
         task_queue=f"t{uuid.uuid4().hex[:8]}",
         smtp_port=mail.port,
+        quiet_hours=False,  # tests of the quiet rules turn them on; the rest deliver at once
     )
 
 

@@ -37,6 +37,7 @@ def cli_env(tmp_path: Path, dev_server: DevServer, mail: MailCatcher) -> dict[st
         JIANYI_TEMPORAL_ADDRESS=dev_server.address,
         JIANYI_TASK_QUEUE="e2e",
         JIANYI_SMTP_PORT=str(mail.port),
+        JIANYI_QUIET_HOURS="false",  # the test may run at night or on a weekend
     )
     return env
 

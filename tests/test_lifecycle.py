@@ -116,7 +116,7 @@ EXITS: dict[State, set[tuple[str, State]]] = {
         ("withdraw", S.WITHDRAWN),  # listed, but refused once a reply was ever given
     },
     S.ESCALATED: {("resolve_escalation", S.REHANDLING), ("resolve_escalation", S.CLOSED)},
-    S.FOLLOW_UP: {("fulfil_commitment", S.FOLLOW_UP), ("fulfil_commitment", S.CLOSED)},
+    S.FOLLOW_UP: {("fulfil_commitment", S.FOLLOW_UP), ("fulfil_commitment", S.CLOSED), ("report_progress", S.FOLLOW_UP)},
     S.MERGED: set(),
     S.NOT_REGISTERED: set(),
     S.WITHDRAWN: set(),
@@ -192,6 +192,7 @@ REACH: list[tuple[State, str, Facts, State]] = [
     (S.ESCALATED, "resolve_escalation", facts(Role.SUPERVISION_OFFICE, payload={"decision": "close"}), S.CLOSED),
     (S.FOLLOW_UP, "fulfil_commitment", facts(Role.UNIT, open_commitments=[1, 2], payload={"number": 2}), S.FOLLOW_UP),
     (S.FOLLOW_UP, "fulfil_commitment", facts(Role.UNIT, open_commitments=[2], payload={"number": 2}), S.CLOSED),
+    (S.FOLLOW_UP, "report_progress", facts(Role.UNIT, open_commitments=[2], payload={"number": 2}), S.FOLLOW_UP),
 ] + [
     (state, action, facts(role), state)
     for state in OPEN_STATES
@@ -523,7 +524,7 @@ def test_decide_and_apply_agree_everywhere() -> None:
         (S.REPLIED, Role.UNIT, []),
         (S.REHANDLING, Role.UNIT, ["record_contact", "co_opinion", "reply"]),
         (S.ESCALATED, Role.SUPERVISION_OFFICE, ["remark", "resolve_escalation"]),
-        (S.FOLLOW_UP, Role.UNIT, ["fulfil_commitment"]),
+        (S.FOLLOW_UP, Role.UNIT, ["fulfil_commitment", "report_progress"]),
         (S.FOLLOW_UP, Role.SUPERVISOR, ["remark"]),
     ],
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from sqlmodel import Session as DbSession
@@ -18,13 +18,15 @@ from temporalio import activity
 
 from jianyi.activities.calendar import compute_requested, load_calendar
 from jianyi.activities.messages import render
-from jianyi.models.case import CaseState, Recorded, Transition
+from jianyi.models.calendar import WorkCalendar
+from jianyi.models.case import CaseState, MessageRequest, Recipient, Recorded, Transition
 from jianyi.models.db import session_for, to_db
-from jianyi.models.policy import Deadline
+from jianyi.models.policy import Deadline, delivery_time
 from jianyi.models.tables import (
     Assignment,
     AuditEvent,
     Commitment,
+    CommitmentProgress,
     Contact,
     Deputy,
     Escalation,
@@ -74,7 +76,8 @@ class RecordActivities:
             ).first()
             if done is not None:
                 return _replayed(db, done)
-            deadlines = compute_requested(t.deadlines, t.case.policy, load_calendar(db))
+            calendar = load_calendar(db)
+            deadlines = compute_requested(t.deadlines, t.case.policy, calendar)
             case = t.case.model_copy(deep=True)
             case.deadlines.update(deadlines)
             for kind in t.drop_deadlines:
@@ -85,37 +88,101 @@ class RecordActivities:
             ROWS.get(t.action, _no_rows)(db, t, case)
             if t.reminder:
                 _store_reminder(db, t)
-            outbox_ids = self._enqueue(db, t, case)
+            context = message_context(case, self.settings)
+            outbox_ids, deliver_at = enqueue(db, self.settings, calendar, t.suggestion_id, t.at, t.messages, context)
             payload = dict(t.payload)
             if deadlines:
                 payload["deadlines"] = {k: d.model_dump(mode="json") for k, d in deadlines.items()}
+            if outbox_ids and deliver_at > t.at:
+                payload["held_until"] = deliver_at.isoformat()
             _append_event(db, t, payload)
             db.commit()
-            return Recorded(deadlines=deadlines, outbox_ids=outbox_ids)
+            return Recorded(deadlines=deadlines, outbox_ids=outbox_ids, deliver_at=deliver_at)
 
-    def _enqueue(self, db: DbSession, t: Transition, case: CaseState) -> list[int]:
-        ids: list[int] = []
-        for message in t.messages:
-            context = {**message_context(case, self.settings), **message.context}
-            for r in message.recipients:
-                address, channel = _address(db, r.name)
-                subject, body = render(message.kind, r.name, context)
-                row = Outbox(
-                    suggestion_id=t.suggestion_id,
-                    recipient=r.name,
-                    address=address,
-                    channel=channel,
-                    kind=message.kind,
-                    cycle=message.cycle,
-                    subject=subject,
-                    body=body,
-                    created_at=to_db(t.at),
-                    status="pending" if address else "no_address",
+    @activity.defn(name="record_admin_notice")
+    def record_admin_notice(self, source_id: str, failed_ids: list[int], at: datetime, error: str) -> Recorded:
+        """Outbox rows that kept failing: tell the admin (never drop silently); idempotent by key."""
+        with session_for(self.settings.db_url) as db:
+            rows = [db.get(Outbox, i) for i in failed_ids]
+            notices = [
+                MessageRequest(
+                    kind="admin_notice",
+                    cycle=f"outbox-{row.id}",
+                    recipients=[Recipient(kind="admin", name=self.settings.admin_name)],
+                    context={
+                        "recipient": row.recipient,
+                        "channel": row.channel,
+                        "subject": row.subject,
+                        "error": row.last_error or error,
+                        "attempts": row.attempts,
+                    },
                 )
-                db.add(row)
-                db.flush()
-                ids.append(row.id)  # type: ignore[arg-type]
-        return ids
+                for row in rows
+                if row is not None and row.status != "sent"
+            ]
+            base = {"link": f"{self.settings.base_url.rstrip('/')}/outbox?failed=1"}
+            ids, deliver_at = enqueue(db, self.settings, load_calendar(db), source_id, at, notices, base)
+            db.commit()
+            return Recorded(outbox_ids=ids, deliver_at=deliver_at)
+
+
+def enqueue(
+    db: DbSession,
+    settings: Settings,
+    calendar: WorkCalendar,
+    source_id: str,
+    at: datetime,
+    messages: list[MessageRequest],
+    context: dict[str, Any],
+) -> tuple[list[int], datetime]:
+    """Write one outbox row per message and recipient (existing keys are kept, not doubled).
+
+    Returns the row ids and when they may be delivered (quiet rules: working hours only).
+    """
+    deliver_at = (
+        delivery_time(at, calendar, work_hour(settings.work_start), work_hour(settings.work_end))
+        if settings.quiet_hours
+        else at
+    )
+    held = deliver_at > at
+    ids: list[int] = []
+    for message in messages:
+        ctx = {**context, **message.context}
+        for r in message.recipients:
+            existing = db.exec(
+                select(Outbox).where(
+                    Outbox.suggestion_id == source_id,
+                    Outbox.recipient == r.name,
+                    Outbox.kind == message.kind,
+                    Outbox.cycle == message.cycle,
+                )
+            ).first()
+            if existing is not None:
+                ids.append(existing.id)  # type: ignore[arg-type]
+                continue
+            address, channel = _address(db, r.name)
+            subject, body = render(message.kind, r.name, ctx)
+            row = Outbox(
+                suggestion_id=source_id,
+                recipient=r.name,
+                address=address,
+                channel=channel,
+                kind=message.kind,
+                cycle=message.cycle,
+                subject=subject,
+                body=body,
+                created_at=to_db(at),
+                status=("held" if held else "pending") if address else "no_address",
+                hold_until=to_db(deliver_at) if held else None,
+            )
+            db.add(row)
+            db.flush()
+            ids.append(row.id)  # type: ignore[arg-type]
+    return ids, deliver_at
+
+
+def work_hour(text: str) -> time:
+    return time.fromisoformat(text)
 
 
 def _replayed(db: DbSession, done: AuditEvent) -> Recorded:
@@ -123,7 +190,7 @@ def _replayed(db: DbSession, done: AuditEvent) -> Recorded:
     ids = db.exec(
         select(Outbox.id).where(Outbox.suggestion_id == done.suggestion_id, Outbox.created_at == done.at)
     ).all()
-    return Recorded(deadlines=deadlines, outbox_ids=[i for i in ids if i is not None])
+    return Recorded(deadlines=deadlines, outbox_ids=[i for i in ids if i is not None], deliver_at=done.payload.get("held_until"))
 
 
 def _append_event(db: DbSession, t: Transition, payload: dict[str, Any]) -> None:
@@ -409,7 +476,22 @@ def _agenda(db: DbSession, t: Transition, case: CaseState) -> None:
             db.add(row)
 
 
+def _progress(db: DbSession, t: Transition, case: CaseState) -> None:
+    p = t.payload
+    db.add(
+        CommitmentProgress(
+            suggestion_id=t.suggestion_id,
+            number=p["number"],
+            period=p.get("period", ""),
+            text=p["text"],
+            reported_by=p.get("by", ""),
+            reported_at=to_db(t.effective_at),
+        )
+    )
+
+
 ROWS: dict[str, Callable[[DbSession, Transition, CaseState], None]] = {
+    "report_progress": _progress,
     "assign": _assignments,
     "decide_adjustment": _adjustment,
     "sign": _sign,

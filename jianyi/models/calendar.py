@@ -132,6 +132,11 @@ class WorkCalendar:
                 count += 1
         return count
 
+    def first_workday_of_month(self, year: int, month: int) -> date:
+        """The first working day of a month (2025-02 → 02-05 after the Spring Festival)."""
+        day, _ = self.next_workday(date(year, month, 1))
+        return day
+
     def provisional_in(self, start: date, end: date) -> bool:
         return any(not self.has_data(y) for y in range(start.year, end.year + 1))
 

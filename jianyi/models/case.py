@@ -115,3 +115,4 @@ class Transition(BaseModel):
 class Recorded(BaseModel):
     deadlines: dict[str, Deadline] = Field(default_factory=dict)
     outbox_ids: list[int] = Field(default_factory=list)
+    deliver_at: datetime | None = None  # not before (quiet rules); None or past: at once

@@ -229,6 +229,12 @@ class FulfilIn(Payload):
     text: str = _text("兑现情况（补充答复）")
 
 
+class ProgressIn(Payload):
+    number: int = Field(title="承诺事项编号", ge=1)
+    text: str = _text("进展情况")
+    period: str = Field("", title="台账期次", max_length=20)
+
+
 class WithdrawIn(Payload):
     reason: str = _text("撤回理由")
 
@@ -257,6 +263,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "fulfil_commitment": FulfilIn,
     "withdraw": WithdrawIn,
     "expire_evaluation": ExpireIn,
+    "report_progress": ProgressIn,
 }
 
 # Actions whose payload names handling units (checked against the directory before sending).

@@ -106,6 +106,22 @@ ACTION_LABELS: dict[str, str] = {
     "fulfil_commitment": "兑现承诺事项",
     "withdraw": "撤回",
     "expire_evaluation": "评价期满未表态",
+    "report_progress": "报告承诺事项进展",
+}
+
+# What is expected next in each state (for digests and reminders).
+NEXT_STEPS: dict[str, str] = {
+    "submitted": "代表工委阅看",
+    "returned": "代表修改后重新提交",
+    "registered": "交办承办单位",
+    "assigned": "承办单位签收（或在期限内申请调整）",
+    "adjustment_requested": "代表工委审批调整申请",
+    "handling": "与代表沟通并答复",
+    "reply_review": "政府办审核答复",
+    "replied": "代表评价",
+    "rehandling": "重新办理并答复代表",
+    "escalated": "督查室处理",
+    "follow_up": "兑现承诺事项并补充答复",
 }
 
 TERMINAL = frozenset({State.MERGED, State.NOT_REGISTERED, State.WITHDRAWN, State.CLOSED})
@@ -256,6 +272,7 @@ ROLE_RULES: dict[str, tuple[Role, ...]] = {
     "fulfil_commitment": (Role.UNIT,),
     "withdraw": (Role.DEPUTY,),
     "expire_evaluation": (Role.SYSTEM,),
+    "report_progress": (Role.UNIT,),
 }
 HUMAN_ACTIONS = tuple(a for a, roles in ROLE_RULES.items() if Role.SYSTEM not in roles)
 
@@ -313,6 +330,7 @@ STEPS: tuple[Step, ...] = (
     Step("resolve_escalation", S.ESCALATED, S.CLOSED, (CLOSE,)),
     Step("fulfil_commitment", S.FOLLOW_UP, None, (MORE_COMMITMENTS,), (IS_LEAD_UNIT, HAS_OPEN_COMMITMENT)),
     Step("fulfil_commitment", S.FOLLOW_UP, S.CLOSED, (LAST_COMMITMENT,), (IS_LEAD_UNIT, HAS_OPEN_COMMITMENT)),
+    Step("report_progress", S.FOLLOW_UP, None, requires=(IS_LEAD_UNIT, HAS_OPEN_COMMITMENT)),
     Step("remark", list(_OPEN), None),
     Step("mark_key", list(_OPEN), None),
     Step(

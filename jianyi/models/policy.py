@@ -189,6 +189,19 @@ def _reminders(deadline: Deadline, policy: Policy, calendar: WorkCalendar) -> li
     return []
 
 
+def delivery_time(moment: datetime, calendar: WorkCalendar, work_start: time, work_end: time) -> datetime:
+    """When a notice written at ``moment`` may be delivered: at once inside working hours on a
+    working day, else at the start of the next working morning (quiet rules)."""
+    local = moment.astimezone(CST)
+    day = local.date()
+    if calendar.is_workday(day) and work_start <= local.time() < work_end:
+        return moment
+    if calendar.is_workday(day) and local.time() < work_start:
+        return datetime.combine(day, work_start, CST).astimezone(ZoneInfo("UTC"))
+    nxt, _ = calendar.add_workdays(day, 1)
+    return datetime.combine(nxt, work_start, CST).astimezone(ZoneInfo("UTC"))
+
+
 def overdue_repeats(deadline: Deadline, policy: Policy, until: datetime) -> list[datetime]:
     """Weekly repeats of the overdue notice after ``due_at``, up to ``until``."""
     out, k = [], 1

@@ -163,6 +163,18 @@ class Commitment(SQLModel, table=True):
     fulfilment: str = ""
 
 
+class CommitmentProgress(SQLModel, table=True):
+    """A ledger entry (承诺事项台账): the unit's answer on a commitment's progress."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    suggestion_id: str = Field(index=True)
+    number: int
+    period: str = ""
+    text: str
+    reported_by: str
+    reported_at: datetime
+
+
 class Evaluation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     suggestion_id: str = Field(index=True)
@@ -210,7 +222,8 @@ class Outbox(SQLModel, table=True):
     subject: str
     body: str
     created_at: datetime
-    status: str = Field(default="pending", index=True)  # pending / sent / failed / no_address
+    status: str = Field(default="pending", index=True)  # pending / held / sent / failed / no_address
+    hold_until: datetime | None = None  # quiet rules: not before the next working morning
     attempts: int = 0
     last_error: str = ""
     sent_at: datetime | None = None

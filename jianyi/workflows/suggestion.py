@@ -15,7 +15,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -392,7 +392,13 @@ class SuggestionWorkflow:
         return Recipient(kind="office", name=self.start.supervision_office)
 
     def _msg(self, kind: str, cycle: str, to: list[Recipient], **context: Any) -> MessageRequest:
-        return MessageRequest(kind=kind, cycle=cycle, recipients=[r for r in to if r.name], context=context)
+        """A message; on a key-supervision item whatever goes to the lead unit copies the supervisor."""
+        c = self.case
+        recipients = [r for r in to if r.name]
+        names = {r.name for r in recipients}
+        if c.key_supervision and c.supervisor and c.lead_unit in names and c.supervisor not in names:
+            recipients.append(Recipient(kind="supervisor", name=c.supervisor))
+        return MessageRequest(kind=kind, cycle=cycle, recipients=recipients, context=context)
 
     # -- the agenda: reminders, notices, escalations, the evaluation window --------------------------
     def _agenda(self) -> list[AgendaItem]:
@@ -471,7 +477,6 @@ class SuggestionWorkflow:
         c = self.case
         unit = Recipient(kind="unit", name=c.lead_unit)
         office = Recipient(kind="office", name=self.start.congress_office)
-        supervisor = [Recipient(kind="supervisor", name=c.supervisor)] if c.key_supervision and c.supervisor else []
         plan = Plan()
         kind, cycle = item.kind, item.key
         due = c.handling_deadline
@@ -486,18 +491,18 @@ class SuggestionWorkflow:
             await self._commit(SYSTEM_ACTOR, Role.SYSTEM, "expire_evaluation", State.REPLIED, decision.dest, {"skipped": skipped}, workflow.now(), plan, item)
             return
         if kind == "deadline_reminder":
-            to = [unit, *supervisor]
+            to = [unit]
         elif kind == "overdue":
             c.overdue = True
-            to = [unit, office, *supervisor]
+            to = [unit, office]
         elif kind == "overdue_repeat":
             c.overdue = True
             ctx["days_over"] = over_days
-            to = [unit, *supervisor]
+            to = [unit]
         elif kind == "overdue_escalation":
             c.overdue = True
             c.escalation_count += 1
-            to = [self._supervision(), unit, *supervisor]
+            to = [self._supervision(), unit]
         elif kind == "sign_overdue":
             to = [unit, office]
         elif kind == "co_opinion_overdue":
@@ -513,9 +518,9 @@ class SuggestionWorkflow:
             if kind == "commitment_missed":
                 cm.missed = True
                 c.escalation_count += 1
-                to = [self._supervision(), unit, *supervisor]
+                to = [self._supervision(), unit]
         else:  # key_reminder
-            to = [unit, *supervisor]
+            to = [unit]
         plan.messages.append(self._msg(kind, cycle, to, **ctx))
         payload = {"kind": kind, "due_at": item.at.isoformat(), "skipped": skipped, **item.extra}
         await self._commit(SYSTEM_ACTOR, Role.SYSTEM, "agenda", self.machine.state, self.machine.state, payload, workflow.now(), plan, item)
@@ -562,15 +567,35 @@ class SuggestionWorkflow:
         )
         c.deadlines.update(result.deadlines)
         if result.outbox_ids:
-            self.deliveries.append(
-                workflow.start_activity(
-                    "deliver_outbox",
-                    result.outbox_ids,
-                    start_to_close_timeout=DELIVERY_TIMEOUT,
+            self.deliveries.append(asyncio.create_task(self._deliver(result.outbox_ids, result.deliver_at)))
+        self._upsert_search_attributes()
+
+    async def _deliver(self, ids: list[int], not_before: datetime | None) -> None:
+        """Deliver after the quiet hours; when retries run out, the admin is told (never dropped)."""
+        if not_before is not None and not_before > workflow.now():
+            await asyncio.sleep((not_before - workflow.now()).total_seconds())
+        try:
+            await workflow.execute_activity(
+                "deliver_outbox", ids, start_to_close_timeout=DELIVERY_TIMEOUT, retry_policy=DELIVERY_RETRY
+            )
+        except ActivityError as exc:
+            async with self.lock:
+                plan = Plan(messages=[])
+                await self._commit(
+                    SYSTEM_ACTOR, Role.SYSTEM, "delivery_failed", self.machine.state, self.machine.state,
+                    {"outbox_ids": ids, "error": str(exc.cause or exc)}, workflow.now(), plan,
+                )
+            notice = await workflow.execute_local_activity(
+                "record_admin_notice",
+                args=[self.case.id, ids, workflow.now(), str(exc.cause or exc)],
+                result_type=Recorded,
+                start_to_close_timeout=RECORD_TIMEOUT,
+            )
+            if notice.outbox_ids:
+                await workflow.execute_activity(
+                    "deliver_outbox", notice.outbox_ids, start_to_close_timeout=DELIVERY_TIMEOUT,
                     retry_policy=DELIVERY_RETRY,
                 )
-            )
-        self._upsert_search_attributes()
 
     def _upsert_search_attributes(self) -> None:
         c = self.case
