@@ -22,7 +22,7 @@ from jianyi import directory
 from jianyi.models.commands import InputError
 from jianyi.models.lifecycle import ROLE_LABELS, STATE_LABELS, Role
 from jianyi.models.policy import CST, Policy, compute, rules
-from jianyi.settings import Settings, get_settings
+from jianyi.settings import SettingError, Settings, get_settings
 
 app = typer.Typer(
     help="人大代表建议办理引擎：提 → 交 → 办 → 督 → 评。",
@@ -31,9 +31,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 admin_app = typer.Typer(help="管理员：承办单位、代表、会次、节假日日历。", no_args_is_help=True)
+scheduler_app = typer.Typer(help="定时任务：月度督办、承诺事项台账、每日卡滞件汇总。不带子命令时单独运行调度器。", invoke_without_command=True)
 audit_app = typer.Typer(help="审计：核验审计链。", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
+app.add_typer(scheduler_app, name="scheduler")
 
 T = TypeVar("T")
 _CLIENT_USED = False
@@ -321,6 +323,17 @@ def fulfil(suggestion_id: IdArg, number: Annotated[int, typer.Option(help="承�
     _act(suggestion_id, "fulfil_commitment", {"number": number, "text": text})
 
 
+@app.command("commitment-progress")
+def commitment_progress(
+    suggestion_id: IdArg,
+    number: Annotated[int, typer.Option(help="承诺事项编号")],
+    text: Annotated[str, typer.Option(help="进展情况")],
+    period: Annotated[str, typer.Option(help="台账期次，如 2025-03")] = "",
+) -> None:
+    """报告承诺事项进展（主办单位），记入承诺事项台账。"""
+    _act(suggestion_id, "report_progress", {"number": number, "text": text, "period": period})
+
+
 @app.command()
 def withdraw(suggestion_id: IdArg, reason: Annotated[str, typer.Option(help="撤回理由")]) -> None:
     """撤回建议（领衔代表，答复之前）。"""
@@ -472,12 +485,86 @@ def audit_verify(json_: JsonOpt = False) -> None:
         raise typer.Exit(4)
 
 
+# -- scheduler -------------------------------------------------------------------------------------------
+@scheduler_app.callback()
+def scheduler_main(ctx: typer.Context) -> None:
+    """不带子命令：单独运行调度器（与 jianyi up 中的相同）。"""
+    if ctx.invoked_subcommand is None:
+        from jianyi.scheduler import run_alone
+
+        global _CLIENT_USED
+        _CLIENT_USED = True
+        asyncio.run(run_alone(settings()))
+
+
+@scheduler_app.command("jobs")
+def scheduler_jobs(json_: JsonOpt = False) -> None:
+    """列出定时任务及其下次执行时间（按节假日日历）。"""
+    from jianyi.activities.calendar import load_calendar
+    from jianyi.models.db import session_for
+    from jianyi.scheduler import next_fires, set_calendar, validate_schedule
+
+    s = settings()
+    validate_schedule(s)
+    with session_for(s.db_url) as db:
+        set_calendar(load_calendar(db))
+    rows = next_fires(s, datetime.now(s.tz))
+    if json_:
+        out_json([{"job": spec.name, "label": spec.label, "cron": cron, "next_fire": nxt} for spec, cron, nxt in rows])
+        return
+    for spec, cron, nxt in rows:
+        when = nxt.astimezone(s.tz).strftime("%Y-%m-%d %H:%M") if nxt else "—"
+        typer.echo(f"{spec.name:<8} {spec.label:<16} 下次：{when}（{s.timezone}；cron「{cron}」，{'仅每月第一个工作日' if spec.only != 'workday' else '仅工作日'}）")
+
+
+@scheduler_app.command("fire")
+def scheduler_fire(
+    job: Annotated[str, typer.Argument(help="monthly / ledger / daily")],
+    period: Annotated[str, typer.Option(help="期次：monthly/ledger 为 YYYY-MM，daily 为 YYYY-MM-DD；默认为当前期次")] = "",
+) -> None:
+    """手动触发一次定时任务；同一期次只发送一次。"""
+    from jianyi.scheduler import (
+        JOBS,
+        current_period,
+        parse_period,
+        start_digest,
+        trigger_for,
+        workflow_id,
+    )
+
+    s = settings()
+    if job not in JOBS:
+        raise Fail(f"未知的定时任务「{job}」，可选：{'、'.join(JOBS)}")
+    spec = JOBS[job]
+    try:
+        chosen = parse_period(spec, period) if period else current_period(spec, trigger_for(spec, s), datetime.now(s.tz))
+    except ValueError as exc:
+        raise Fail(str(exc)) from None
+    if chosen is None:
+        raise Fail("找不到当前期次")
+
+    async def go() -> bool:
+        engine = await _engine()
+        return await start_digest(engine.client, s, job, chosen)
+
+    started = run(go)
+    wid = workflow_id(spec, chosen, s.instance)
+    typer.echo(f"已触发 {wid}" if started else f"{wid} 本期已触发过，不会重复发送")
+
+
 # -- admin -----------------------------------------------------------------------------------------
 @admin_app.command("unit")
-def admin_unit(name: str, email: str = "", kind: str = "政府部门") -> None:
-    """登记（或更新）承办单位。"""
-    directory.add_unit(settings().db_url, name, email, kind)
-    typer.echo(f"已登记承办单位：{name}")
+def admin_unit(
+    name: str,
+    email: str = "",
+    kind: str = "政府部门",
+    channel: Annotated[str, typer.Option(help="通知通道：email（邮件）/ wecom（企业微信机器人）/ dingtalk（钉钉机器人）/ webhook / sms（短信）")] = "email",
+    webhook: Annotated[str, typer.Option(help="机器人或 webhook 地址（通道为 wecom / dingtalk / webhook 时必填）")] = "",
+    phone: Annotated[str, typer.Option(help="接收短信的手机号（通道为 sms 时必填）")] = "",
+) -> None:
+    """登记（或更新）承办单位及其通知通道。"""
+    directory.add_unit(settings().db_url, name, email, kind, channel, webhook_url=webhook, phone=phone)
+    typer.echo(f"已登记承办单位：{name}（通知通道：{channel}）")
 
 
 @admin_app.command("deputy")
@@ -527,6 +614,9 @@ def main() -> None:
     except Fail as exc:
         typer.echo(f"错误：{exc.message}", err=True)
         code = exc.code
+    except SettingError as exc:
+        typer.echo(f"配置错误：{exc.setting}：{exc.message}", err=True)
+        code = 5
     except InputError as exc:
         typer.echo(f"错误：{exc.message}", err=True)
         if os.environ.get("JIANYI_DEBUG"):

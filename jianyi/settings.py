@@ -6,7 +6,16 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingError(ValueError):
+    """A setting that stops start-up; names the environment variable and says what is wrong (Chinese)."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting, self.message = setting, message
 
 
 class Settings(BaseSettings):
@@ -40,6 +49,19 @@ class Settings(BaseSettings):
     work_start: str = "09:00"  # … on working days, from work_start
     work_end: str = "17:30"
     admin_name: str = "系统管理员"  # receives a notice when a channel keeps failing
+    instance: str = ""  # when several deployments share one Temporal namespace: prefixes digest ids
+
+    # -- channels (see jianyi/activities/channels.py; checked at start-up by validate_channels)
+    smtp_security: str = "none"  # none / starttls / tls (implicit TLS, usually port 465)
+    smtp_username: str = ""  # login, when the server wants one
+    smtp_password: SecretStr = SecretStr("")
+    smtp_ca_file: str = ""  # PEM bundle to trust for TLS (e.g. an internal CA); empty: the system's
+    webhook_format: str = "generic"  # for channel "webhook": generic / wecom / dingtalk
+    robot_msgtype: str = "markdown"  # WeCom and DingTalk robots: markdown / text
+    dingtalk_secret: SecretStr = SecretStr("")  # the DingTalk robots' 加签 secret (SEC…), if they sign
+    webhook_timeout_seconds: float = 10.0
+    sms_provider: str = ""  # "package.module:factory"; factory(settings) returns an SmsProvider
+    templates_file: str = ""  # a TOML file overriding some or all of jianyi/templates/messages.toml
 
     @property
     def tz(self) -> ZoneInfo:

@@ -22,6 +22,9 @@ def say(text: str) -> None:
 
 
 async def run_stack(settings: Settings, demo: bool = True) -> None:
+    from jianyi.scheduler import validate_schedule
+
+    validate_schedule(settings)  # a bad cron, time zone or working hour stops start-up, naming the setting
     var = settings.var_dir.resolve()
     var.mkdir(parents=True, exist_ok=True)
     host, _, port = settings.temporal_address.rpartition(":")
@@ -42,6 +45,11 @@ async def run_stack(settings: Settings, demo: bool = True) -> None:
         with ThreadPoolExecutor(max_workers=16) as executor:
             async with build_worker(client, settings, executor):
                 say(f"· 工作进程已启动（任务队列 {settings.task_queue}）")
+                from jianyi.scheduler import start_scheduler
+
+                scheduler = await start_scheduler(client, settings)
+                for job in scheduler.get_jobs():
+                    say(f"· 定时任务：{job.name}，下次 {job.next_run_time:%Y-%m-%d %H:%M}")
                 if demo:
                     from jianyi.demo import load_demo
 
@@ -53,10 +61,12 @@ async def run_stack(settings: Settings, demo: bool = True) -> None:
                     "  .venv/bin/jianyi timeline 16-3-40\n"
                     "  .venv/bin/jianyi --as deputy:杨永兵 status 16-3-40\n"
                     "  .venv/bin/jianyi audit verify\n"
+                    "  .venv/bin/jianyi scheduler jobs\n"
                     "按 Ctrl-C 停止。"
                 )
                 await stop.wait()
                 say("\n· 正在停止 …")
+                scheduler.shutdown(wait=False)
     finally:
         server.stop()
         if mail:

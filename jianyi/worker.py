@@ -11,23 +11,31 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from jianyi.activities.digests import DigestActivities
 from jianyi.activities.notify import NotifyActivities
 from jianyi.activities.records import RecordActivities
 from jianyi.settings import Settings, get_settings
 from jianyi.temporal import connect
+from jianyi.workflows.digest import DigestWorkflow
 from jianyi.workflows.suggestion import SuggestionWorkflow
 
-WORKFLOWS = [SuggestionWorkflow]
+WORKFLOWS = [SuggestionWorkflow, DigestWorkflow]
 
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
     records = RecordActivities(settings)
     notify = NotifyActivities(settings)
+    digests = DigestActivities(settings)
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        activities=[records.record_transition, notify.deliver_outbox],
+        activities=[
+            records.record_transition,
+            records.record_admin_notice,
+            notify.deliver_outbox,
+            digests.compose_digest,
+        ],
         activity_executor=executor,
     )
 

@@ -40,11 +40,13 @@ def mail() -> Iterator[MailCatcher]:
 
 @pytest.fixture
 def settings(tmp_path: Path, mail: MailCatcher) -> Settings:
+    tq = f"t{uuid.uuid4().hex[:8]}"
     return Settings(
         var_dir=tmp_path,
-        task_queue=f"t{uuid.uuid4().hex[:8]}",
+        task_queue=tq,
         smtp_port=mail.port,
-        quiet_hours=False,  # tests of the quiet rules turn them on; the rest deliver at once
+        quiet_hours=False,
+        instance=tq,  # digest workflow ids stay apart on the shared test server  # tests of the quiet rules turn them on; the rest deliver at once
     )
 
 

@@ -14,8 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RawValue, RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.common import RawValue, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
+
+from jianyi.workflows.delivery import RECORD_TIMEOUT, deliver
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
@@ -47,12 +49,6 @@ SYSTEM_ACTOR = "系统"
 # After an admin's 补录 (a backdated step) the agenda waits this long for the next one, so a case
 # entered step by step is not reminded of deadlines its later, still unentered, steps had met.
 BACKFILL_HOLD = timedelta(seconds=60)
-RECORD_TIMEOUT = timedelta(seconds=30)
-# Short, so a delivery lost with a crashed worker is retried soon (one SMTP conversation per row).
-DELIVERY_TIMEOUT = timedelta(seconds=20)
-DELIVERY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=5), maximum_interval=timedelta(minutes=30), maximum_attempts=12
-)
 OUTCOMES = {State.MERGED: "已并案", State.NOT_REGISTERED: "不予立案", State.WITHDRAWN: "已撤回"}
 
 
@@ -571,31 +567,14 @@ class SuggestionWorkflow:
         self._upsert_search_attributes()
 
     async def _deliver(self, ids: list[int], not_before: datetime | None) -> None:
-        """Deliver after the quiet hours; when retries run out, the admin is told (never dropped)."""
-        if not_before is not None and not_before > workflow.now():
-            await asyncio.sleep((not_before - workflow.now()).total_seconds())
-        try:
-            await workflow.execute_activity(
-                "deliver_outbox", ids, start_to_close_timeout=DELIVERY_TIMEOUT, retry_policy=DELIVERY_RETRY
-            )
-        except ActivityError as exc:
+        async def audit_failure(error: str) -> None:
             async with self.lock:
-                plan = Plan(messages=[])
                 await self._commit(
                     SYSTEM_ACTOR, Role.SYSTEM, "delivery_failed", self.machine.state, self.machine.state,
-                    {"outbox_ids": ids, "error": str(exc.cause or exc)}, workflow.now(), plan,
+                    {"outbox_ids": ids, "error": error}, workflow.now(), Plan(),
                 )
-            notice = await workflow.execute_local_activity(
-                "record_admin_notice",
-                args=[self.case.id, ids, workflow.now(), str(exc.cause or exc)],
-                result_type=Recorded,
-                start_to_close_timeout=RECORD_TIMEOUT,
-            )
-            if notice.outbox_ids:
-                await workflow.execute_activity(
-                    "deliver_outbox", notice.outbox_ids, start_to_close_timeout=DELIVERY_TIMEOUT,
-                    retry_policy=DELIVERY_RETRY,
-                )
+
+        await deliver(self.case.id, ids, not_before, audit_failure)
 
     def _upsert_search_attributes(self) -> None:
         c = self.case

@@ -1,0 +1,137 @@
+"""Composing the scheduler's digests from the records: one outbox row per unit and period.
+
+月度督办 (each unit with open inter-session suggestions), 承诺事项台账 (each unit with open
+commitments), the daily stuck-case digest (to the congress office and the supervision office).
+The outbox key (digest id, unit, kind, period) makes a second fire for the same period send nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlmodel import Session as DbSession
+from sqlmodel import select
+from temporalio import activity
+
+from jianyi.activities.calendar import load_calendar
+from jianyi.activities.records import enqueue
+from jianyi.models.case import MessageRequest, Recipient, Recorded
+from jianyi.models.db import session_for, to_db
+from jianyi.models.lifecycle import NEXT_STEPS, STATE_LABELS, TERMINAL
+from jianyi.models.policy import china_day, due_text
+from jianyi.models.tables import AuditEvent, Commitment, CommitmentProgress, Suggestion
+from jianyi.settings import Settings
+
+OPEN = [str(s) for s in TERMINAL]
+
+
+def period_label(kind: str, period: str) -> str:
+    if kind == "daily":
+        return period
+    year, month = period.split("-")
+    return f"{year}年{int(month)}月" + ("起两个月" if kind == "ledger" else "")
+
+
+class DigestActivities:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @activity.defn(name="compose_digest")
+    def compose_digest(self, kind: str, period: str, at: datetime, source_id: str) -> Recorded:
+        with session_for(self.settings.db_url) as db:
+            compose = {"monthly": self._monthly, "ledger": self._ledger, "daily": self._daily}[kind]
+            messages = compose(db, period, at)
+            context = {
+                "period": period_label(kind, period),
+                "date": period,
+                "link": f"{self.settings.base_url.rstrip('/')}/digests/{source_id}",
+            }
+            ids, deliver_at = enqueue(db, self.settings, load_calendar(db), source_id, at, messages, context)
+            db.commit()
+            return Recorded(outbox_ids=ids, deliver_at=deliver_at)
+
+    def _monthly(self, db: DbSession, period: str, at: datetime) -> list[MessageRequest]:
+        """Every unit with open inter-session suggestions: each item, stage, days since assignment, deadline, next."""
+        rows = db.exec(
+            select(Suggestion).where(
+                Suggestion.period == "闭会期间", Suggestion.state.not_in(OPEN), Suggestion.lead_unit != ""  # type: ignore[attr-defined]
+            ).order_by(Suggestion.id)
+        )
+        by_unit: dict[str, list[str]] = defaultdict(list)
+        for s in rows:
+            days = (at - s.assigned_at).days if s.assigned_at else 0
+            due = due_text(s.reply_due) if s.reply_due else "—"
+            by_unit[s.lead_unit].append(
+                f"· {s.number}《{s.title}》\n  状态：{STATE_LABELS[s.state]}；交办已{days}天；答复期限：{due}；"
+                f"下一步：{NEXT_STEPS.get(s.state, '—')}"
+            )
+        return [_to_unit("monthly_digest", period, unit, items) for unit, items in sorted(by_unit.items())]
+
+    def _ledger(self, db: DbSession, period: str, at: datetime) -> list[MessageRequest]:
+        """Every unit with open commitments is asked for progress on each."""
+        rows = db.exec(
+            select(Commitment, Suggestion)
+            .where(Commitment.suggestion_id == Suggestion.id, Commitment.status != "已兑现")
+            .where(Suggestion.state.not_in(["withdrawn", "merged", "not_registered"]))  # type: ignore[attr-defined]
+            .order_by(Suggestion.id, Commitment.number)
+        )
+        by_unit: dict[str, list[str]] = defaultdict(list)
+        for c, s in rows:
+            last = db.exec(
+                select(CommitmentProgress)
+                .where(CommitmentProgress.suggestion_id == s.id, CommitmentProgress.number == c.number)
+                .order_by(CommitmentProgress.reported_at.desc())  # type: ignore[attr-defined]
+            ).first()
+            progress = f"{china_day(last.reported_at)} {last.text}" if last else "尚未报告"
+            by_unit[s.lead_unit].append(
+                f"· {s.number}《{s.title}》承诺事项{c.number}：{c.text}\n  承诺完成日期：{c.promised_date}；"
+                f"状态：{c.status}；上次进展：{progress}\n"
+                f"  报告进展：jianyi --as unit:{s.lead_unit} commitment-progress {s.id} --number {c.number} --period {period} --text …"
+            )
+        return [_to_unit("ledger_request", period, unit, items) for unit, items in sorted(by_unit.items())]
+
+    def _daily(self, db: DbSession, period: str, at: datetime) -> list[MessageRequest]:
+        """Newly overdue, unsigned past the window, waiting for evaluation, escalated, key items without progress."""
+        from jianyi.queries import AWAITING_REPLY
+
+        now = to_db(at)
+        yesterday = now - timedelta(days=1)  # type: ignore[operator]
+        sections: dict[str, list[str]] = defaultdict(list)
+        for s in db.exec(select(Suggestion).where(Suggestion.state.not_in(OPEN)).order_by(Suggestion.id)):  # type: ignore[attr-defined]
+            line = f"· {s.number}《{s.title}》（主办：{s.lead_unit or '—'}）"
+            if s.state in AWAITING_REPLY and s.reply_due and yesterday < s.reply_due <= now:
+                sections["新逾期"].append(line + f" 答复期限 {due_text(s.reply_due)}")
+            if s.state == "assigned" and s.sign_due and s.sign_due < now:
+                sections["超过签收期限未签收"].append(line)
+            if s.state == "replied":
+                sections["等待代表评价"].append(line + (f" 评价期限 {due_text(s.evaluation_due)}" if s.evaluation_due else ""))
+            if s.state == "escalated":
+                sections["已移交督查室"].append(line)
+            if s.key_supervision and not _unit_progress_since(db, s.id, now - timedelta(days=30)):  # type: ignore[operator]
+                sections["重点督办件30天无进展"].append(line)
+        if not sections:
+            return []
+        items = "\n\n".join(f"【{title}】{len(lines)}件\n" + "\n".join(lines) for title, lines in sections.items())
+        offices = [self.settings.congress_office, self.settings.supervision_office]
+        return [
+            MessageRequest(kind="daily_digest", cycle=period, recipients=[Recipient(kind="office", name=o) for o in offices], context={"items": items})
+        ]
+
+
+def _to_unit(kind: str, period: str, unit: str, items: list[str]) -> MessageRequest:
+    return MessageRequest(
+        kind=kind, cycle=period, recipients=[Recipient(kind="unit", name=unit)], context={"items": "\n".join(items), "count": len(items)}
+    )
+
+
+def _unit_progress_since(db: DbSession, suggestion_id: str, since: datetime) -> bool:
+    """Has the handling unit done anything on the case since ``since``?"""
+    return (
+        db.exec(
+            select(AuditEvent.id).where(
+                AuditEvent.suggestion_id == suggestion_id, AuditEvent.role == "unit", AuditEvent.effective_at >= since
+            )
+        ).first()
+        is not None
+    )
