@@ -522,7 +522,7 @@ def scheduler_fire(
     job: Annotated[str, typer.Argument(help="monthly / ledger / daily")],
     period: Annotated[str, typer.Option(help="期次：monthly/ledger 为 YYYY-MM，daily 为 YYYY-MM-DD；默认为当前期次")] = "",
 ) -> None:
-    """手动触发一次定时任务；同一期次只发送一次。"""
+    """手动触发一次定时任务（立即发送，不受工作时间限制）；同一期次只发送一次。"""
     from jianyi.scheduler import (
         JOBS,
         current_period,
@@ -545,7 +545,7 @@ def scheduler_fire(
 
     async def go() -> bool:
         engine = await _engine()
-        return await start_digest(engine.client, s, job, chosen)
+        return await start_digest(engine.client, s, job, chosen, immediate=True)
 
     started = run(go)
     wid = workflow_id(spec, chosen, s.instance)

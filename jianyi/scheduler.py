@@ -162,13 +162,13 @@ def workflow_id(spec: JobSpec, period: str, instance: str = "") -> str:
 
 
 # -- firing ------------------------------------------------------------------------------------------
-async def start_digest(client: Client, settings: Settings, job: str, period: str) -> bool:
+async def start_digest(client: Client, settings: Settings, job: str, period: str, immediate: bool = False) -> bool:
     """Start the period's digest workflow; False when that period was already started (nothing sent twice)."""
     spec = JOBS[job]
     try:
         await client.start_workflow(
             DigestWorkflow.run,
-            DigestInput(kind=job, period=period),
+            DigestInput(kind=job, period=period, immediate=immediate),
             id=workflow_id(spec, period, settings.instance),
             task_queue=settings.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,

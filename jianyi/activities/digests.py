@@ -38,7 +38,8 @@ class DigestActivities:
         self.settings = settings
 
     @activity.defn(name="compose_digest")
-    def compose_digest(self, kind: str, period: str, at: datetime, source_id: str) -> Recorded:
+    def compose_digest(self, kind: str, period: str, at: datetime, source_id: str, immediate: bool = False) -> Recorded:
+        """``immediate``: fired by hand, delivered at once (quiet rules hold only scheduled fires)."""
         with session_for(self.settings.db_url) as db:
             compose = {"monthly": self._monthly, "ledger": self._ledger, "daily": self._daily}[kind]
             messages = compose(db, period, at)
@@ -47,7 +48,7 @@ class DigestActivities:
                 "date": period,
                 "link": f"{self.settings.base_url.rstrip('/')}/digests/{source_id}",
             }
-            ids, deliver_at = enqueue(db, self.settings, load_calendar(db), source_id, at, messages, context)
+            ids, deliver_at = enqueue(db, self.settings, load_calendar(db), source_id, at, messages, context, quiet=not immediate)
             db.commit()
             return Recorded(outbox_ids=ids, deliver_at=deliver_at)
 

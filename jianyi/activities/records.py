@@ -17,7 +17,8 @@ from sqlmodel import select
 from temporalio import activity
 
 from jianyi.activities.calendar import compute_requested, load_calendar
-from jianyi.activities.messages import render
+from jianyi.activities.channels import contact_address
+from jianyi.activities.messages import render, templates_for
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import CaseState, MessageRequest, Recipient, Recorded, Transition
 from jianyi.models.db import session_for, to_db
@@ -134,6 +135,7 @@ def enqueue(
     at: datetime,
     messages: list[MessageRequest],
     context: dict[str, Any],
+    quiet: bool = True,
 ) -> tuple[list[int], datetime]:
     """Write one outbox row per message and recipient (existing keys are kept, not doubled).
 
@@ -141,7 +143,7 @@ def enqueue(
     """
     deliver_at = (
         delivery_time(at, calendar, work_hour(settings.work_start), work_hour(settings.work_end))
-        if settings.quiet_hours
+        if settings.quiet_hours and quiet
         else at
     )
     held = deliver_at > at
@@ -161,7 +163,7 @@ def enqueue(
                 ids.append(existing.id)  # type: ignore[arg-type]
                 continue
             address, channel = _address(db, r.name)
-            subject, body = render(message.kind, r.name, ctx)
+            subject, body = render(message.kind, r.name, ctx, templates_for(settings))
             row = Outbox(
                 suggestion_id=source_id,
                 recipient=r.name,
@@ -285,11 +287,14 @@ def _store_reminder(db: DbSession, t: Transition) -> None:
 
 
 def _address(db: DbSession, name: str) -> tuple[str, str]:
-    unit = db.exec(select(HandlingUnit).where(HandlingUnit.name == name)).first()
-    if unit:
-        return unit.email, unit.channel
-    deputy = db.exec(select(Deputy).where(Deputy.name == name)).first()
-    return (deputy.email if deputy else ""), "email"
+    """(address, channel) of a unit or deputy, from its record: the channel it chose and its address there."""
+    found: HandlingUnit | Deputy | None = db.exec(select(HandlingUnit).where(HandlingUnit.name == name)).first()
+    if found is None:
+        found = db.exec(select(Deputy).where(Deputy.name == name)).first()
+    if found is None:
+        return "", "email"
+    channel = found.channel or "email"
+    return contact_address(channel, found.email, found.webhook_url, found.phone), channel
 
 
 def message_context(case: CaseState, settings: Settings) -> dict[str, Any]:

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
 class DigestInput(BaseModel):
     kind: str  # monthly / ledger / daily
     period: str  # 2025-03 / 2025-03-04
+    immediate: bool = False  # fired by hand: not held by the quiet rules
 
 
 @workflow.defn(name="DigestWorkflow")
@@ -31,7 +32,7 @@ class DigestWorkflow:
         source_id = workflow.info().workflow_id
         composed = await workflow.execute_activity(
             "compose_digest",
-            args=[digest.kind, digest.period, workflow.now(), source_id],
+            args=[digest.kind, digest.period, workflow.now(), source_id, digest.immediate],
             result_type=Recorded,
             start_to_close_timeout=timedelta(minutes=2),
         )
