@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, literal, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import SQLModel, create_engine
@@ -33,7 +33,34 @@ def engine_for(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
+    add_missing_columns(engine)
     return engine
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the columns a table gained since its database was made (``create_all`` adds only tables).
+
+    Enough for the additive changes this project makes (a new field with a default); returns
+    ``table.column`` for each column added.
+    """
+    inspector = inspect(engine)
+    added: list[str] = []
+    with engine.begin() as conn:
+        for table in SQLModel.metadata.sorted_tables:
+            if not inspector.has_table(table.name):
+                continue
+            have = {c["name"] for c in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                ddl = f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column.type.compile(dialect=engine.dialect)}'
+                default = column.default.arg if column.default is not None and column.default.is_scalar else None
+                if default is not None:
+                    value = literal(default).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+                    ddl += f" DEFAULT {value}" + ("" if column.nullable else " NOT NULL")
+                conn.execute(text(ddl))
+                added.append(f"{table.name}.{column.name}")
+    return added
 
 
 @contextmanager
