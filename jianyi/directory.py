@@ -7,30 +7,56 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
+from jianyi.activities.channels import check_contact
 from jianyi.models.calendar import parse_calendar_file
 from jianyi.models.commands import InputError
 from jianyi.models.db import session_for, to_db
 from jianyi.models.tables import CalendarOverride, CalendarYear, Deputy, HandlingUnit, Session
 
 
-def add_unit(url: str, name: str, email: str = "", kind: str = "政府部门", channel: str = "email") -> None:
+def add_unit(
+    url: str,
+    name: str,
+    email: str = "",
+    kind: str = "政府部门",
+    channel: str = "email",
+    *,
+    webhook_url: str = "",
+    phone: str = "",
+) -> None:
+    """Register (or replace) a unit; ``channel`` says how its notices go (email / wecom / dingtalk / webhook / sms)."""
     name = name.strip()
     if not name:
         raise InputError("单位名称不能为空")
+    channel, webhook_url, phone = channel.strip() or "email", webhook_url.strip(), phone.strip()
+    check_contact(channel, email, webhook_url, phone)
     with session_for(url) as db:
         row = db.exec(select(HandlingUnit).where(HandlingUnit.name == name)).first() or HandlingUnit(name=name)
         row.email, row.kind, row.channel = email, kind, channel
+        row.webhook_url, row.phone = webhook_url, phone
         db.add(row)
         db.commit()
 
 
-def add_deputy(url: str, name: str, email: str = "", phone: str = "", constituency: str = "") -> None:
+def add_deputy(
+    url: str,
+    name: str,
+    email: str = "",
+    phone: str = "",
+    constituency: str = "",
+    *,
+    channel: str = "email",
+    webhook_url: str = "",
+) -> None:
     name = name.strip()
     if not name:
         raise InputError("代表姓名不能为空")
+    channel, webhook_url = channel.strip() or "email", webhook_url.strip()
+    check_contact(channel, email, webhook_url, phone)
     with session_for(url) as db:
         row = db.exec(select(Deputy).where(Deputy.name == name)).first() or Deputy(name=name)
         row.email, row.phone, row.constituency = email, phone, constituency
+        row.channel, row.webhook_url = channel, webhook_url
         db.add(row)
         db.commit()
 

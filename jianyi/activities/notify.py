@@ -1,73 +1,96 @@
-"""The notify activity: deliver outbox rows by email (SMTP). A retry never sends twice.
+"""The notify activity: deliver outbox rows, each over its own channel. A retry never sends twice.
 
-A row is marked ``sent`` right after the server accepts it; a retry skips sent rows. The one
-window left (the server accepted, the worker died before the mark) is covered by a stable
-Message-ID derived from the outbox key, so a mail system can drop the repeat.
+A row is marked ``sent`` right after its channel accepted it (the SMTP server's 250, the
+webhook's 2xx with ``errcode`` 0, the SMS provider's return); a retry skips sent rows. The one
+window left (the far end accepted, the worker died before the mark) is covered by keys that
+stay the same for every attempt: the e-mail's Message-ID, the generic webhook's
+Idempotency-Key, so the receiving side can drop the repeat.
+
+A row the channel refused is marked ``failed`` with its attempts and the exact error, the other
+rows of the batch are still tried, and the activity then raises so that Temporal retries with
+backoff (the workflow owns the retry policy and the admin notice when retries run out).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
+import time
 from datetime import UTC, datetime
-from email.message import EmailMessage
-from email.utils import formatdate
 
-import aiosmtplib
 from sqlmodel import select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
+from jianyi.activities.channels import (
+    DeliveryError,
+    Dispatcher,
+    load_sms_provider,
+    message_id,
+    validate_channels,
+)
 from jianyi.models.db import session_for, to_db
 from jianyi.models.tables import Outbox
 from jianyi.settings import Settings
 
+__all__ = ["DELIVERABLE", "NotifyActivities", "message_id"]
 
-def message_id(row: Outbox) -> str:
-    key = f"{row.suggestion_id}|{row.recipient}|{row.kind}|{row.cycle}"
-    return f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@jianyi>"
+# ``held`` rows wait for working hours (quiet rules); the workflow calls us once they may go.
+DELIVERABLE = ("pending", "failed", "held")
+# Stop this long before the activity's own timeout, so that a failure is recorded on its row
+# instead of being cut off by the cancellation.
+MARGIN_SECONDS = 1.0
 
 
 class NotifyActivities:
     def __init__(self, settings: Settings) -> None:
+        validate_channels(settings)  # a malformed channel setting stops the worker at start-up
         self.settings = settings
+        self.sms_provider = load_sms_provider(settings)
 
     @activity.defn(name="deliver_outbox")
     async def deliver_outbox(self, ids: list[int]) -> int:
-        """Send the pending rows among ``ids`` over one SMTP connection; returns how many were sent now.
+        """Send the deliverable rows among ``ids``; returns how many were sent now.
 
-        Each row is marked sent synchronously right after the server's 250 for it, so the window
+        Each row is marked sent synchronously right after its channel accepted it, so the window
         in which a crash could make a retry send it again is one local database write.
         """
-        rows = await asyncio.to_thread(self._pending, ids)
+        rows = await asyncio.to_thread(self._deliverable, ids)
         if not rows:
             return 0
-        smtp = aiosmtplib.SMTP(
-            hostname=self.settings.smtp_host,
-            port=self.settings.smtp_port,
-            timeout=self.settings.smtp_timeout_seconds,
-        )
+        deadline = _deadline()
         sent = 0
-        try:
-            await smtp.connect()
-            for row in rows:
-                await smtp.send_message(self._email(row))
-                self._mark(row.id, "sent", "")
-                sent += 1
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            failed = rows[sent]
-            await asyncio.to_thread(self._mark, failed.id, "failed", str(exc))
-            raise
-        finally:
-            with contextlib.suppress(Exception):
-                await smtp.quit()
+        failures: list[str] = []
+        left = 0
+        async with Dispatcher(self.settings, self.sms_provider) as channels:
+            for n, row in enumerate(rows):
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    left = len(rows) - n
+                    break
+                try:
+                    async with asyncio.timeout(remaining):
+                        await channels.channel(row.channel).send(row)
+                except DeliveryError as exc:
+                    error = exc.message
+                except TimeoutError:
+                    error = f"发送到「{row.recipient}」（{row.channel}）超时：本次投递的时限已到"
+                except Exception as exc:  # noqa: BLE001  (a bug must not lose the message either)
+                    error = f"发送到「{row.recipient}」（{row.channel}）时出错：{type(exc).__name__}: {exc}"
+                else:
+                    self._mark(row.id, "sent", "")
+                    sent += 1
+                    continue
+                await asyncio.to_thread(self._mark, row.id, "failed", error)
+                failures.append(f"#{row.id} {row.recipient}：{error}")
+        if failures or left:
+            summary = f"{len(failures)} 条通知发送失败" + (f"，{left} 条未及发送" if left else "")
+            raise ApplicationError(f"{summary}（已发送 {sent} 条）：" + "；".join(failures[:5]), type="DeliveryFailed")
         return sent
 
-    def _pending(self, ids: list[int]) -> list[Outbox]:
+    def _deliverable(self, ids: list[int]) -> list[Outbox]:
         with session_for(self.settings.db_url) as db:
-            return list(
-                db.exec(select(Outbox).where(Outbox.id.in_(ids), Outbox.status.in_(("pending", "failed"))))  # type: ignore[union-attr,attr-defined]
-            )
+            q = select(Outbox).where(Outbox.id.in_(ids), Outbox.status.in_(DELIVERABLE))  # type: ignore[union-attr,attr-defined]
+            return list(db.exec(q.order_by(Outbox.id)))
 
     def _mark(self, row_id: int | None, status: str, error: str) -> None:
         with session_for(self.settings.db_url) as db:
@@ -82,13 +105,12 @@ class NotifyActivities:
             db.add(row)
             db.commit()
 
-    def _email(self, row: Outbox) -> EmailMessage:
-        msg = EmailMessage()
-        msg["From"] = self.settings.smtp_sender
-        msg["To"] = row.address
-        msg["Subject"] = row.subject
-        msg["Message-ID"] = message_id(row)
-        msg["Date"] = formatdate(localtime=False)
-        msg["X-Jianyi-Key"] = f"{row.suggestion_id}|{row.kind}|{row.cycle}"
-        msg.set_content(row.body)
-        return msg
+
+def _deadline() -> float | None:
+    """When this attempt must stop sending (monotonic), from the activity's start-to-close timeout."""
+    if not activity.in_activity():
+        return None
+    timeout = activity.info().start_to_close_timeout
+    if not timeout:
+        return None
+    return time.monotonic() + max(timeout.total_seconds() - MARGIN_SECONDS, 0.5)

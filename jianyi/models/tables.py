@@ -25,6 +25,8 @@ class Deputy(SQLModel, table=True):
     email: str = ""
     phone: str = ""
     constituency: str = ""
+    channel: str = "email"  # email / wecom / dingtalk / webhook / sms (jianyi/activities/channels.py)
+    webhook_url: str = ""  # the robot or webhook address, for those channels
 
 
 class HandlingUnit(SQLModel, table=True):
@@ -32,7 +34,9 @@ class HandlingUnit(SQLModel, table=True):
     name: str = Field(index=True, unique=True)
     kind: str = "政府部门"  # 政府部门 / 街道 / 办公室 / 其他
     email: str = ""
-    channel: str = "email"
+    channel: str = "email"  # email / wecom / dingtalk / webhook / sms (jianyi/activities/channels.py)
+    webhook_url: str = ""  # the robot or webhook address, for those channels
+    phone: str = ""  # for sms
 
 
 class Session(SQLModel, table=True):
