@@ -610,7 +610,8 @@ def worker() -> None:
 def main() -> None:
     code = 0
     try:
-        app(standalone_mode=False)
+        result = app(standalone_mode=False)
+        code = result if isinstance(result, int) else 0  # click returns a typer.Exit's code here
     except Fail as exc:
         typer.echo(f"错误：{exc.message}", err=True)
         code = exc.code

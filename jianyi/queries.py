@@ -15,7 +15,7 @@ from jianyi.activities.calendar import load_calendar
 from jianyi.activities.records import GENESIS, event_hash, hashed_fields
 from jianyi.models.db import session_for, to_db
 from jianyi.models.lifecycle import ACTION_LABELS, ROLE_LABELS, STATE_LABELS, TERMINAL, State
-from jianyi.models.policy import china_day, due_text
+from jianyi.models.policy import CST, china_day, due_text
 from jianyi.models.tables import AuditEvent, Outbox, Suggestion
 
 # States in which the lead unit still owes a reply (reply_review is the office's turn).
@@ -120,7 +120,15 @@ def timeline(url: str, suggestion_id: str) -> tuple[Suggestion | None, list[Time
 
 
 def describe_event(entry: TimelineEntry) -> str:
-    """One line in Chinese for a timeline entry."""
+    """One line in Chinese for a timeline entry (with the quiet-rule hold of its notices, if any)."""
+    text = _describe(entry)
+    held = entry.detail.get("held_until")
+    if held:
+        text += f"（通知按工作时间暂缓至 {datetime.fromisoformat(held).astimezone(CST):%Y-%m-%d %H:%M}）"
+    return text
+
+
+def _describe(entry: TimelineEntry) -> str:
     if entry.action == "agenda":
         from jianyi.activities.messages import TEMPLATES
 
