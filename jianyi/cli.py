@@ -630,10 +630,9 @@ def main() -> None:
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:  # noqa: BLE001  (the last line of defence: no tracebacks for users)
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click's usage errors (vendored by typer)
+            if exc.format_message():  # (no arguments at all: the help was shown, nothing to add)
+                typer.echo(f"用法错误：{exc.format_message()}（运行 jianyi --help 或 jianyi 命令 --help 查看用法）", err=True)
             code = exc.exit_code
         else:
             if os.environ.get("JIANYI_DEBUG"):
