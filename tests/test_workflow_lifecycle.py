@@ -8,12 +8,13 @@ from helpers import (
     accepted_updates,
     audit,
     case_handle,
+    delivered,
     do,
+    finish,
     in_future,
     mails,
     outbox,
     projection,
-    quiesce,
     reply_and_approve,
     rows,
     submit_and_assign,
@@ -59,7 +60,7 @@ async def test_b_class_reply_with_commitments_is_followed_up_until_every_commitm
     assert case.outcome == "满意"
     assert case.on_time is True
 
-    final = await case_handle(env, sid).result()
+    final = await finish(env, sid)
     assert final.state == "closed"
     ledger = rows(settings, Commitment, sid)
     assert [(c.number, c.status, c.fulfilment) for c in ledger] == [
@@ -95,7 +96,7 @@ async def test_unsatisfied_first_round_is_rehandled_in_round_two_then_satisfied_
     case = await do(engine, sid, "evaluate", DEPUTY, work="满意", result="满意")
     assert (case.state, case.outcome, case.round) == ("closed", "满意", 2)
 
-    await case_handle(env, sid).result()
+    await finish(env, sid)
     assert [(e.round, e.result) for e in rows(settings, Evaluation, sid)] == [(1, "不满意"), (2, "满意")]
     assert [r.round for r in rows(settings, Reply, sid)] == [1, 2]
     assert rows(settings, Escalation, sid) == []
@@ -129,7 +130,7 @@ async def test_unsatisfied_in_the_last_round_escalates_to_supervision_office_whi
     await reply_and_approve(engine, sid)
     case = await do(engine, sid, "evaluate", DEPUTY, work="满意", result="基本满意")
     assert (case.state, case.outcome, case.round) == ("closed", "基本满意", 3)
-    await case_handle(env, sid).result()
+    await finish(env, sid)
     assert [(e.round, e.result) for e in rows(settings, Evaluation, sid)] == [(1, "不满意"), (2, "不满意"), (3, "基本满意")]
 
 
@@ -139,7 +140,7 @@ async def test_supervision_office_may_close_an_escalated_case_as_unresolved(env,
 
     case = await do(engine, sid, "resolve_escalation", SUPERVISION, decision="close", comment="受客观条件限制，暂无法解决")
     assert (case.state, case.outcome) == ("closed", "未解决")
-    await case_handle(env, sid).result()
+    await finish(env, sid)
     [escalation] = rows(settings, Escalation, sid)
     assert escalation.resolution.startswith("按未解决办结")
     row = projection(settings, sid)
@@ -153,7 +154,7 @@ async def test_deputy_withdraws_before_the_reply_and_the_units_are_told(env, eng
         await do(engine, sid, "withdraw", "deputy:刘正心", reason="不是我提的")
     case = await do(engine, sid, "withdraw", DEPUTY, reason="问题已由其他渠道解决")
     assert (case.state, case.outcome) == ("withdrawn", "已撤回")
-    final = await case_handle(env, sid).result()
+    final = await finish(env, sid)
     assert final.state == "withdrawn"
     assert sorted(o.recipient for o in outbox(settings, sid, "withdrawn")) == sorted([LEAD, "区科技局"])
     assert audit(settings, sid)[-1].to_state == "withdrawn"
@@ -171,7 +172,7 @@ async def test_withdrawal_after_the_reply_is_refused_and_the_case_goes_on(env, e
         await do(engine, sid, "withdraw", DEPUTY, reason="想撤回")
     case = await do(engine, sid, "evaluate", DEPUTY, work="满意", result="满意")
     assert case.state == "closed"
-    await case_handle(env, sid).result()
+    await finish(env, sid)
     assert "withdraw" not in [e.action for e in audit(settings, sid)]
 
 
@@ -189,7 +190,7 @@ async def test_reply_sent_back_by_the_government_office_returns_to_handling(env,
     await do(engine, sid, "review_reply", GOV, decision="approve")
     case = await do(engine, sid, "evaluate", DEPUTY, work="满意", result="满意")
     assert case.state == "closed"
-    await case_handle(env, sid).result()
+    await finish(env, sid)
     assert [r.review_status for r in rows(settings, Reply, sid)] == ["已退回", "已通过"]
 
 
@@ -211,7 +212,7 @@ async def test_happy_path_history_stays_small_and_search_attributes_follow_the_c
     await reply_and_approve(engine, sid)
     assert (await handle.describe()).typed_search_attributes.get(search.STATE) == "replied"
     await do(engine, sid, "evaluate", DEPUTY, work="满意", result="满意")
-    await handle.result()
+    await finish(env, sid)
 
     attrs = (await handle.describe()).typed_search_attributes
     assert attrs.get(search.STATE) == "closed"
@@ -229,7 +230,7 @@ async def test_every_notice_is_delivered_once_by_email_to_its_recipient(env, eng
     await do(engine, sid, "sign", UNIT)
     await reply_and_approve(engine, sid)
     await do(engine, sid, "evaluate", DEPUTY, work="满意", result="满意")
-    await case_handle(env, sid).result()
+    await finish(env, sid)
 
     sent = [o for o in outbox(settings, sid) if o.status == "sent"]
     assert sent and len(sent) == len(outbox(settings, sid))  # every recipient has an address here
@@ -251,9 +252,8 @@ async def test_every_notice_is_delivered_once_by_email_to_its_recipient(env, eng
     assert "主办" in assigned.body and "签收" in assigned.body
 
 
-async def test_a_case_left_open_delivers_its_notices_before_the_test_looks(env, engine, settings, mail):
+async def test_notices_of_an_open_case_are_delivered_without_waiting_for_its_end(env, engine, settings, mail):
     sid = await submit_and_assign(engine)
-    await quiesce(env, case_handle(env, sid))
-    [row] = outbox(settings, sid, "assigned")
-    assert row.status == "sent"
+    [row] = await delivered(env, settings, sid)
+    assert (row.kind, row.status) == ("assigned", "sent")
     assert [r.to for r in mails(mail, sid)] == [["jinrong@example.gov"]]

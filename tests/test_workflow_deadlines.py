@@ -1,0 +1,244 @@
+"""Deadlines on the time-skipping server: reminders, overdue notices and escalation at the policy's times.
+
+Expected times come from the policy (jianyi.models.policy.compute) for the same start: the
+workflow must fire what the policy computed, exactly when it says.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from helpers import (
+    CONGRESS,
+    SETTLE,
+    audit,
+    case_handle,
+    do,
+    finish,
+    outbox,
+    projection,
+    reminders,
+    reply_and_approve,
+    rows,
+    skip_past,
+    skip_to,
+    submit_and_assign,
+)
+
+from jianyi.models.calendar import WorkCalendar
+from jianyi.models.commands import InputError
+from jianyi.models.policy import Policy, add_months, at_hour, china_day, compute
+from jianyi.models.tables import Assignment, Escalation, Evaluation, Reply
+from jianyi.workflows import search
+
+LEAD = "区地方金融工作局"
+UNIT = f"unit:{LEAD}"
+DEPUTY = "deputy:杨永兵"
+OFFICE = "区人大常委会代表工作委员会"
+CAL = WorkCalendar()
+
+
+def fired_between(settings, sid, kind, at):
+    """The outbox rows of ``kind`` were written when the agenda item at ``at`` fired (a timer is a few ms late)."""
+    created = {o.created_at for o in outbox(settings, sid, kind)}
+    return bool(created) and all(at <= c < at + SETTLE for c in created)
+
+
+async def test_reminders_fire_at_the_policy_times_then_overdue_notices_weekly_and_escalation(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    await do(engine, sid, "sign", UNIT)
+    case = await engine.view(sid)
+    reply = case.deadlines["reply"]
+    expected = compute("reply", case.assigned_at, Policy(), CAL)
+    assert (reply.last_day, reply.due_at, reply.escalate_at) == (expected.last_day, expected.due_at, expected.escalate_at)
+    assert reply.reminders == expected.reminders
+    assert [(reply.last_day - china_day(t)).days for t in reply.reminders] == [15, 5, 1, 0]
+    assert all(t.astimezone(china_day.__globals__["CST"]).hour == 9 for t in reply.reminders)
+
+    # Nothing before the first reminder; then each at its time, and only that one.
+    await skip_to(env, reply.reminders[0] - SETTLE)
+    assert reminders(settings, sid, "deadline_reminder") == []
+    for k, at in enumerate(reply.reminders, start=1):
+        await skip_past(env, at)
+        fired = reminders(settings, sid, "deadline_reminder")
+        assert [r.due_at for r in fired] == reply.reminders[:k]
+        assert at <= fired[-1].fired_at < at + SETTLE
+        rows_now = outbox(settings, sid, "deadline_reminder")
+        assert len(rows_now) == k and rows_now[-1].recipient == LEAD
+        assert at <= rows_now[-1].created_at < at + SETTLE
+    days_left = [o.body for o in outbox(settings, sid, "deadline_reminder")]
+    assert ["还有15天" in days_left[0], "还有0天" in days_left[-1]] == [True, True]
+
+    # Overdue at 24:00 of the last day: the unit and the congress office are told.
+    await skip_to(env, reply.due_at - SETTLE)
+    assert reminders(settings, sid, "overdue") == []
+    assert (await engine.view(sid)).overdue is False
+    await skip_past(env, reply.due_at)
+    [notice] = reminders(settings, sid, "overdue")
+    assert notice.due_at == reply.due_at
+    assert sorted(o.recipient for o in outbox(settings, sid, "overdue")) == sorted([LEAD, OFFICE])
+    assert fired_between(settings, sid, "overdue", reply.due_at)
+    assert (await engine.view(sid)).overdue is True
+    assert projection(settings, sid).overdue is True
+    assert (await case_handle(env, sid).describe()).typed_search_attributes.get(search.OVERDUE) is True
+
+    # Weekly while overdue; escalation to 督查室 after 10 working days overdue.
+    week = timedelta(days=7)
+    await skip_past(env, reply.due_at + week)
+    assert [r.due_at for r in reminders(settings, sid, "overdue_repeat")] == [reply.due_at + week]
+    assert reminders(settings, sid, "overdue_escalation") == []
+    assert rows(settings, Escalation, sid) == []
+    await skip_to(env, reply.escalate_at - SETTLE)
+    assert reminders(settings, sid, "overdue_escalation") == []
+    await skip_past(env, reply.escalate_at)
+    [escalation_fire] = reminders(settings, sid, "overdue_escalation")
+    assert escalation_fire.due_at == reply.escalate_at
+    assert fired_between(settings, sid, "overdue_escalation", reply.escalate_at)
+    assert "区政府督查室" in {o.recipient for o in outbox(settings, sid, "overdue_escalation")}
+    [escalation] = rows(settings, Escalation, sid)
+    assert escalation.reason == "逾期未答复"
+    case = await engine.view(sid)
+    assert (case.escalation_count, case.overdue, case.state) == (1, True, "handling")
+    repeats = [r.due_at for r in reminders(settings, sid, "overdue_repeat")]
+    expected_repeats = []
+    while (t := reply.due_at + week * (len(expected_repeats) + 1)) <= reply.escalate_at:
+        expected_repeats.append(t)
+    assert repeats == expected_repeats
+
+    # The late reply ends the overdue state and is recorded as late.
+    await reply_and_approve(engine, sid)
+    case = await engine.view(sid)
+    assert case.overdue is False
+    assert [r.on_time for r in rows(settings, Reply, sid)] == [False]
+    case = await do(engine, sid, "evaluate", DEPUTY, work="基本满意", result="基本满意")
+    assert (case.state, case.on_time) == ("closed", False)
+    await finish(env, sid)
+    assert projection(settings, sid).on_time is False
+    assert [r.due_at for r in reminders(settings, sid, "overdue_repeat")] == expected_repeats  # none after the reply
+
+
+async def test_unit_that_does_not_sign_within_five_working_days_is_reminded(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    sign = (await engine.view(sid)).deadlines["sign"]
+    assert sign.last_day == CAL.add_workdays(sign.start_day, 5)[0]
+    await skip_to(env, sign.due_at - SETTLE)
+    assert reminders(settings, sid, "sign_overdue") == []
+    await skip_past(env, sign.due_at)
+    [fire] = reminders(settings, sid, "sign_overdue")
+    assert fire.due_at == sign.due_at
+    assert sorted(o.recipient for o in outbox(settings, sid, "sign_overdue")) == sorted([LEAD, OFFICE])
+    case = await do(engine, sid, "sign", UNIT)  # late, but still possible
+    assert case.state == "handling"
+
+
+async def test_adjustment_requested_inside_the_window_is_approved_and_the_clock_restarts(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    old = (await engine.view(sid)).deadlines
+    await env.sleep(timedelta(days=2))
+    case = await do(engine, sid, "request_adjustment", UNIT, reason="属科技部门职责", suggested_unit="区科技局")
+    assert case.state == "adjustment_requested"
+    assert [o.recipient for o in outbox(settings, sid, "adjustment_requested")] == [OFFICE]
+    await env.sleep(timedelta(days=1))
+
+    case = await do(engine, sid, "decide_adjustment", CONGRESS, decision="approve", lead_unit="区科技局", comment="同意")
+    decided_at = audit(settings, sid)[-1].at
+    assert (case.state, case.lead_unit, case.assigned_at) == ("assigned", "区科技局", decided_at)
+    for kind in ("sign", "reply"):
+        new = case.deadlines[kind]
+        assert new.start == decided_at
+        assert new.due_at == compute(kind, decided_at, Policy(), CAL).due_at
+        assert new.due_at > old[kind].due_at
+    assert [(a.unit, a.active) for a in rows(settings, Assignment, sid)] == [(LEAD, False), ("区科技局", True)]
+    assert [o.recipient for o in outbox(settings, sid, "assigned")] == [LEAD, "区科技局"]
+    assert (await case_handle(env, sid).describe()).typed_search_attributes.get(search.LEAD_UNIT) == "区科技局"
+
+    # The old sign-for deadline passes without a notice: it is no longer the unit's deadline.
+    await skip_past(env, old["sign"].due_at)
+    assert reminders(settings, sid, "sign_overdue") == []
+    with pytest.raises(InputError, match="只有主办单位（区科技局）可以签收"):
+        await do(engine, sid, "sign", UNIT)
+    assert (await do(engine, sid, "sign", "unit:区科技局")).state == "handling"
+
+
+async def test_adjustment_requested_after_the_window_is_refused(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    sign = (await engine.view(sid)).deadlines["sign"]
+    await skip_past(env, sign.due_at)
+    before = len(audit(settings, sid))
+    with pytest.raises(InputError) as refused:
+        await do(engine, sid, "request_adjustment", UNIT, reason="属科技部门职责")
+    assert refused.value.message == f"已超过申请调整的期限（{sign.display_due()}），不能再申请调整"
+    assert "adjustment_window_closed" in refused.value.detail
+    assert len(audit(settings, sid)) == before
+    assert (await do(engine, sid, "sign", UNIT)).state == "handling"
+
+
+async def test_extension_once_moves_the_reply_deadline_three_months_and_a_second_is_refused(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    await do(engine, sid, "sign", UNIT)
+    old = (await engine.view(sid)).deadlines["reply"]
+    case = await do(engine, sid, "request_extension", UNIT, reason="涉及多部门协调，情况复杂")
+    assert case.extension_pending is True
+    assert [o.recipient for o in outbox(settings, sid, "extension_requested")] == [OFFICE]
+    with pytest.raises(InputError, match="已有一项待审批的延期申请"):
+        await do(engine, sid, "request_extension", UNIT, reason="再申请")
+    await env.sleep(timedelta(days=3))
+
+    case = await do(engine, sid, "decide_extension", CONGRESS, decision="approve", comment="同意延期三个月")
+    decided_at = audit(settings, sid)[-1].at
+    new = case.deadlines["reply"]
+    assert (new.rule, new.start, case.extensions_used, case.extension_pending) == ("extension", decided_at, 1, False)
+    assert new.nominal_end == add_months(old.nominal_end, 3)
+    assert new.last_day == CAL.next_workday(new.nominal_end)[0]
+    assert new.due_at == compute("extension", decided_at, Policy(), CAL, base_day=old.nominal_end).due_at
+    assert new.reminders[0] == at_hour(new.last_day - timedelta(days=15), 9)
+    assert projection(settings, sid).reply_due == new.due_at
+    assert [a.due_at for a in rows(settings, Assignment, sid)] == [new.due_at]
+    assert (await case_handle(env, sid).describe()).typed_search_attributes.get(search.REPLY_DUE) == new.due_at
+
+    with pytest.raises(InputError, match="延期最多只能申请1次"):
+        await do(engine, sid, "request_extension", UNIT, reason="还需要时间")
+
+    # The original deadline passes quietly; the reply before the new one is on time.
+    await skip_past(env, old.due_at)
+    assert reminders(settings, sid, "overdue") == []
+    assert [r.due_at for r in reminders(settings, sid, "deadline_reminder")] == [t for t in new.reminders if t <= old.due_at]
+    await reply_and_approve(engine, sid)
+    case = await do(engine, sid, "evaluate", DEPUTY, work="满意", result="满意")
+    assert (case.state, case.on_time) == ("closed", True)
+    await finish(env, sid)
+
+
+async def test_no_evaluation_within_twenty_working_days_closes_with_no_view(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    await do(engine, sid, "sign", UNIT)
+    await reply_and_approve(engine, sid)
+    approved_at = audit(settings, sid)[-1].at
+    ev = (await engine.view(sid)).deadlines["evaluation"]
+    assert ev.due_at == compute("evaluation", approved_at, Policy(), CAL).due_at
+    assert ev.last_day == CAL.add_workdays(china_day(approved_at), 20)[0]
+    tenth = CAL.add_workdays(china_day(approved_at), 10)[0]
+    assert ev.reminders == [at_hour(tenth, 9)]
+
+    await skip_to(env, ev.reminders[0] - SETTLE)
+    assert reminders(settings, sid, "evaluation_reminder") == []
+    await skip_past(env, ev.reminders[0])
+    [reminder] = reminders(settings, sid, "evaluation_reminder")
+    assert reminder.due_at == ev.reminders[0]
+    assert [o.recipient for o in outbox(settings, sid, "evaluation_reminder")] == ["杨永兵"]
+    assert (await engine.view(sid)).state == "replied"
+
+    await skip_to(env, ev.due_at - SETTLE)
+    assert (await engine.view(sid)).state == "replied"
+    await skip_past(env, ev.due_at)
+    final = await finish(env, sid)
+    assert (final.state, final.outcome) == ("closed", "未表态")
+    [expiry] = reminders(settings, sid, "expire_evaluation")
+    assert expiry.due_at == ev.due_at
+    last = audit(settings, sid)[-1]
+    assert (last.action, last.actor, last.role, last.to_state) == ("expire_evaluation", "系统", "system", "closed")
+    assert ev.due_at <= last.at < ev.due_at + SETTLE
+    assert [(e.work, e.result) for e in rows(settings, Evaluation, sid)] == [("未表态", "未表态")]
+    assert projection(settings, sid).outcome == "未表态"
+    assert [o.recipient for o in outbox(settings, sid, "closed")] == [LEAD]
