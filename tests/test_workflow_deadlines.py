@@ -14,6 +14,7 @@ from helpers import (
     SETTLE,
     audit,
     case_handle,
+    delivered,
     do,
     finish,
     outbox,
@@ -242,3 +243,39 @@ async def test_no_evaluation_within_twenty_working_days_closes_with_no_view(env,
     assert [(e.work, e.result) for e in rows(settings, Evaluation, sid)] == [("未表态", "未表态")]
     assert projection(settings, sid).outcome == "未表态"
     assert [o.recipient for o in outbox(settings, sid, "closed")] == [LEAD]
+
+
+async def test_refused_extension_may_be_asked_again_and_each_request_and_decision_is_sent(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    await do(engine, sid, "sign", UNIT)
+    await do(engine, sid, "request_extension", UNIT, reason="第一次申请")
+    await do(engine, sid, "decide_extension", CONGRESS, decision="refuse", comment="理由不充分")
+    case = await do(engine, sid, "request_extension", UNIT, reason="第二次申请，补充了理由")
+    assert (case.extension_pending, case.extensions_used) == (True, 0)
+    case = await do(engine, sid, "decide_extension", CONGRESS, decision="approve", comment="同意")
+    assert (case.extensions_used, case.deadlines["reply"].rule) == (1, "extension")
+    rows_ = await delivered(env, settings, sid)
+    requests = [o.body for o in rows_ if o.kind == "extension_requested"]
+    decisions = [o.body for o in rows_ if o.kind == "extension_decided"]
+    assert [("第一次申请" in b, "第二次申请" in b) for b in requests] == [(True, False), (False, True)]
+    assert [("不同意延期" in b, "同意延期" in b) for b in decisions] == [(True, True), (False, True)]
+    assert all(o.status == "sent" for o in rows_)
+
+
+async def test_approved_extension_of_an_overdue_case_lifts_the_overdue_flag(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    await do(engine, sid, "sign", UNIT)
+    due = (await engine.view(sid)).deadlines["reply"]
+    await skip_past(env, due.due_at)
+    assert (await engine.view(sid)).overdue is True
+    await do(engine, sid, "request_extension", UNIT, reason="情况复杂")
+    case = await do(engine, sid, "decide_extension", CONGRESS, decision="approve")
+    new = case.deadlines["reply"]
+    assert new.due_at > await env.get_current_time()
+    assert case.overdue is False
+    assert projection(settings, sid).overdue is False
+    assert (await case_handle(env, sid).describe()).typed_search_attributes.get(search.OVERDUE) is False
+    # and it is overdue again when the new deadline passes
+    await skip_past(env, new.due_at)
+    assert (await engine.view(sid)).overdue is True
+    assert [r.due_at for r in reminders(settings, sid, "overdue")] == [due.due_at, new.due_at]

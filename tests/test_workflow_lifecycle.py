@@ -24,7 +24,7 @@ from helpers import (
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.commands import InputError
 from jianyi.models.policy import Policy, compute
-from jianyi.models.tables import Commitment, Escalation, Evaluation, Reply
+from jianyi.models.tables import Assignment, Commitment, Escalation, Evaluation, Reply
 from jianyi.workflows import search
 
 LEAD = "区地方金融工作局"
@@ -257,3 +257,29 @@ async def test_notices_of_an_open_case_are_delivered_without_waiting_for_its_end
     [row] = await delivered(env, settings, sid)
     assert (row.kind, row.status) == ("assigned", "sent")
     assert [r.to for r in mails(mail, sid)] == [["jinrong@example.gov"]]
+
+
+async def test_suggestion_returned_twice_tells_the_deputy_each_time(env, engine, settings, mail):
+    sid = await engine.submit(suggestion(settings), "杨永兵")
+    await do(engine, sid, "review", CONGRESS, decision="return", reason="请补充具体措施")
+    await do(engine, sid, "resubmit", DEPUTY, text="补充了措施。")
+    await do(engine, sid, "review", CONGRESS, decision="return", reason="请补充数据")
+    case = await do(engine, sid, "resubmit", DEPUTY, text="补充了数据。")
+    assert (case.state, case.submission.text) == ("submitted", "补充了数据。")
+    rows_ = await delivered(env, settings, sid)
+    returned = [o for o in rows_ if o.kind == "returned"]
+    assert [("请补充具体措施" in o.body, "请补充数据" in o.body) for o in returned] == [(True, False), (False, True)]
+    assert [r.to for r in mails(mail, sid) if "|returned|" in r.key] == [["杨永兵@deputy.example"]] * 2
+
+
+async def test_adjustment_to_a_co_handler_makes_it_lead_and_no_longer_co_handler(env, engine, settings):
+    sid = await submit_and_assign(engine, co=["区科技局", "区水务局"])
+    await do(engine, sid, "request_adjustment", UNIT, reason="主要职责在科技局")
+    with pytest.raises(InputError, match="主办单位不能同时是协办单位"):
+        await do(engine, sid, "decide_adjustment", CONGRESS, decision="approve", lead_unit="区科技局", co_handlers=["区科技局"])
+    case = await do(engine, sid, "decide_adjustment", CONGRESS, decision="approve", lead_unit="区科技局")
+    assert (case.lead_unit, case.co_handlers) == ("区科技局", ["区水务局"])
+    roles = [(a.unit, a.role) for a in rows(settings, Assignment, sid) if a.active]
+    assert roles == [("区科技局", "主办"), ("区水务局", "协办")]
+    with pytest.raises(InputError, match="不是本建议的协办单位"):
+        await do(engine, sid, "co_opinion", "unit:区科技局", text="作为主办单位不应提交协办意见")

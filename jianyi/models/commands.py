@@ -152,6 +152,11 @@ class AdjustmentDecisionIn(DecisionIn):
     def _new_unit(self) -> AdjustmentDecisionIn:
         if self.decision == "approve" and not self.lead_unit:
             raise ValueError("同意调整时须指定新的主办单位（lead_unit）")
+        if self.co_handlers is not None:
+            if self.lead_unit and self.lead_unit in self.co_handlers:
+                raise ValueError("主办单位不能同时是协办单位")
+            if len(set(self.co_handlers)) != len(self.co_handlers):
+                raise ValueError("协办单位有重复")
         return self
 
 

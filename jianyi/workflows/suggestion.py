@@ -247,7 +247,7 @@ class SuggestionWorkflow:
         office = Recipient(kind="office", name=self.start.congress_office)
         if action == "review":
             if d.dest == State.RETURNED:
-                plan.messages.append(self._msg("returned", "1", [Recipient(kind="deputy", name=lead)], reason=p["reason"]))
+                plan.messages.append(self._msg("returned", f"{c.seq + 1}", [Recipient(kind="deputy", name=lead)], reason=p["reason"]))
         elif action == "resubmit":
             sub = c.submission.model_copy(update={k: v for k, v in p.items() if v and k in ("title", "text")})
             c.submission = sub
@@ -256,7 +256,9 @@ class SuggestionWorkflow:
                 c.lead_unit = p["lead_unit"]
                 if p.get("co_handlers") is not None or action == "assign":
                     c.co_handlers = list(p.get("co_handlers") or [])
-                c.assigned_at, c.co_opinions, c.signed = at, {}, False
+                # a co-handler made lead is no longer a co-handler; the restarted clock is not overdue
+                c.co_handlers = [u for u in c.co_handlers if u != c.lead_unit]
+                c.assigned_at, c.co_opinions, c.signed, c.overdue = at, {}, False, False
                 plan.deadlines += [
                     DeadlineRequest(kind="sign", rule="sign", start=at),
                     DeadlineRequest(kind="reply", rule="reply", start=at),
@@ -280,15 +282,16 @@ class SuggestionWorkflow:
             plan.messages.append(self._msg("adjustment_requested", f"{c.seq + 1}", [office], unit=f.principal, reason=p["reason"]))
         elif action == "request_extension":
             c.extension_pending = True
-            plan.messages.append(self._msg("extension_requested", "1", [office], unit=f.principal, reason=p["reason"]))
+            plan.messages.append(self._msg("extension_requested", f"{c.seq + 1}", [office], unit=f.principal, reason=p["reason"]))
         elif action == "decide_extension":
             c.extension_pending = False
             if p["decision"] == "approve":
                 c.extensions_used += 1
+                c.overdue = False  # until the agenda finds the new deadline passed too
                 old = c.deadlines["reply"]
                 plan.deadlines.append(DeadlineRequest(kind="reply", rule="extension", start=at, base_day=old.nominal_end))
             plan.messages.append(
-                self._msg("extension_decided", "1", [unit], decision="同意延期" if p["decision"] == "approve" else "不同意延期", comment=p.get("comment", ""))
+                self._msg("extension_decided", f"{c.seq + 1}", [unit], decision="同意延期" if p["decision"] == "approve" else "不同意延期", comment=p.get("comment", ""))
             )
         elif action == "record_contact":
             if c.round not in c.contact_rounds:
