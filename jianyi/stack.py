@@ -22,9 +22,11 @@ def say(text: str) -> None:
 
 
 async def run_stack(settings: Settings, demo: bool = True) -> None:
+    from jianyi.activities.channels import validate_channels
     from jianyi.scheduler import validate_schedule
 
     validate_schedule(settings)  # a bad cron, time zone or working hour stops start-up, naming the setting
+    validate_channels(settings)  # so does a bad channel setting or templates file, before anything starts
     var = settings.var_dir.resolve()
     var.mkdir(parents=True, exist_ok=True)
     host, _, port = settings.temporal_address.rpartition(":")

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from jianyi.activities.channels import validate_channels
 from jianyi.activities.digests import DigestActivities
 from jianyi.activities.notify import NotifyActivities
 from jianyi.activities.records import RecordActivities
@@ -42,6 +43,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
 
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
+    validate_channels(settings)  # a bad channel setting stops start-up before connecting, naming the setting
     client = await connect(settings)
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(client, settings, executor):
