@@ -616,7 +616,7 @@ def main() -> None:
         typer.echo(f"错误：{exc.message}", err=True)
         code = exc.code
     except SettingError as exc:
-        typer.echo(f"配置错误：{exc.setting}：{exc.message}", err=True)
+        typer.echo(f"错误：{exc.message}", err=True)
         code = 5
     except InputError as exc:
         typer.echo(f"错误：{exc.message}", err=True)

@@ -100,19 +100,18 @@ def validate_schedule(settings: Settings) -> None:
     try:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SettingError("JIANYI_TIMEZONE", f"时区「{settings.timezone}」无效，应如 Asia/Shanghai") from None
+        raise SettingError("timezone", f"时区「{settings.timezone}」无效，应如 Asia/Shanghai") from None
     for spec in JOBS.values():
         expr = getattr(settings, spec.setting)
         try:
             CronTrigger.from_crontab(expr, timezone=ZoneInfo(settings.timezone))
         except ValueError as exc:
-            name = f"JIANYI_{spec.setting.upper()}"
-            raise SettingError(name, f"{spec.label}的 cron 表达式「{expr}」无效（分 时 日 月 周）：{exc}") from None
+            raise SettingError(spec.setting, f"{spec.label}的 cron 表达式「{expr}」无效（分 时 日 月 周）：{exc}") from None
     for name in ("work_start", "work_end"):
         try:
             datetime.strptime(getattr(settings, name), "%H:%M")
         except ValueError:
-            raise SettingError(f"JIANYI_{name.upper()}", f"工作时间「{getattr(settings, name)}」无效，应为 HH:MM") from None
+            raise SettingError(name, f"工作时间「{getattr(settings, name)}」无效，应为 HH:MM") from None
 
 
 # -- periods -----------------------------------------------------------------------------------------

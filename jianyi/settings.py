@@ -11,11 +11,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SettingError(ValueError):
-    """A setting that stops start-up; names the environment variable and says what is wrong (Chinese)."""
+    """A setting that stops start-up: names the setting and its environment variable (Chinese)."""
 
-    def __init__(self, setting: str, message: str) -> None:
-        super().__init__(f"{setting}: {message}")
-        self.setting, self.message = setting, message
+    def __init__(self, setting: str, detail: str) -> None:
+        self.setting = setting
+        self.message = f"设置项 {setting}（环境变量 JIANYI_{setting.upper()}）有误：{detail}"
+        super().__init__(self.message)
 
 
 class Settings(BaseSettings):

@@ -108,17 +108,17 @@ def test_the_trigger_survives_the_job_store():
 @pytest.mark.parametrize(
     ("field", "value", "named"),
     [
-        ("schedule_monthly", "0 25 * * *", "JIANYI_SCHEDULE_MONTHLY"),
-        ("schedule_daily", "every day", "JIANYI_SCHEDULE_DAILY"),
-        ("timezone", "Asia/Beijing", "JIANYI_TIMEZONE"),
-        ("work_start", "9点", "JIANYI_WORK_START"),
+        ("schedule_monthly", "0 25 * * *", "schedule_monthly"),
+        ("schedule_daily", "every day", "schedule_daily"),
+        ("timezone", "Asia/Beijing", "timezone"),
+        ("work_start", "9点", "work_start"),
     ],
 )
 def test_a_bad_schedule_setting_stops_start_up_naming_the_setting(field, value, named):
     with pytest.raises(SettingError) as err:
         validate_schedule(Settings(**{field: value}))
     assert err.value.setting == named
-    assert "无效" in err.value.message
+    assert f"环境变量 JIANYI_{named.upper()}" in err.value.message and "无效" in err.value.message
 
 
 # -- what the jobs send (time-skipping server, real records, real SMTP) ---------------------------

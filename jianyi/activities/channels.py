@@ -41,6 +41,7 @@ import httpx
 from jianyi.activities.messages import CHANNEL_LABELS, TemplateError, templates_for
 from jianyi.models.commands import InputError
 from jianyi.models.tables import Outbox
+from jianyi.settings import SettingError
 
 CHANNELS = tuple(CHANNEL_LABELS)  # email, wecom, dingtalk, webhook, sms
 WEBHOOK_CHANNELS = ("wecom", "dingtalk", "webhook")
@@ -59,14 +60,6 @@ class DeliveryError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class SettingError(InputError):
-    """A channel setting that cannot work: start-up stops with a message naming the setting."""
-
-    def __init__(self, setting: str, message: str) -> None:
-        self.setting = setting
-        super().__init__(f"设置项 {setting}（环境变量 JIANYI_{setting.upper()}）有误：{message}")
 
 
 class Channel(Protocol):

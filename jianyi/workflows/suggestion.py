@@ -96,6 +96,7 @@ class SuggestionWorkflow:
         self.woken = False
         self.deliveries: list[asyncio.Future[Any]] = []
         self._last_reply: dict[str, Any] = {}
+        self.submission_recorded = False  # human actions wait for it (an update may come in the first task)
 
     # -- the run: submit, then the agenda loop until a terminal state ---------------------------
     @workflow.run
@@ -113,6 +114,7 @@ class SuggestionWorkflow:
                 start.actor, start.role, "submit", "", State.SUBMITTED,
                 start.submission.model_dump(mode="json"), effective, plan,
             )
+            self.submission_recorded = True
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
         while not self.machine.is_terminal:
@@ -147,6 +149,8 @@ class SuggestionWorkflow:
     @workflow.update(dynamic=True)
     async def act(self, action: str, args: Sequence[RawValue]) -> CaseState:
         request = self._decode(args)
+        # An update delivered with the start runs before run(); the submission is recorded first.
+        await workflow.wait_condition(lambda: self.submission_recorded)
         async with self.lock:
             facts, payload, effective = self._check(action, request)
             try:
