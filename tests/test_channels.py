@@ -578,5 +578,5 @@ async def test_a_unit_on_wecom_gets_its_assignment_notice_through_the_workflow(e
 def test_worker_start_up_stops_on_a_bad_channel_setting_naming_it(tmp_path):
     env = {**os.environ, "JIANYI_VAR_DIR": str(tmp_path), "JIANYI_SMTP_SECURITY": "ssl"}
     out = subprocess.run([str(Path(sys.executable).parent / "jianyi"), "worker"], env=env, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 1
+    assert out.returncode == 5  # a bad setting (README: exit codes)
     assert out.stderr.strip() == "错误：设置项 smtp_security（环境变量 JIANYI_SMTP_SECURITY）有误：「ssl」不是可用的值，可选：none、starttls、tls"
