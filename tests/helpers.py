@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import SQLModel, select
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -112,19 +114,27 @@ async def skip_past(env: WorkflowEnvironment, at: datetime) -> None:
     await skip_to(env, at + SETTLE)
 
 
-async def quiesce(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> None:
-    """Wait (on the test server's clock) until the workflow has no task or activity in flight.
+IN_FLIGHT = (EventType.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED)
 
-    The time-skipping server does not report a pending workflow task in describe(); a query is
-    answered only after the task in flight has completed, so a query stands in for that check.
+
+async def quiesce(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], within: float = 15.0) -> None:
+    """Wait until the workflow has no task and no activity in flight (an I/O barrier, not time).
+
+    Neither describe() (the time-skipping server does not report a pending workflow task) nor a
+    query (answered between activations, while a local activity may still be writing) will do;
+    the test server's history shows a task in flight as its last event, so that is polled.
     """
-    for _ in range(30):
-        await handle.query(SuggestionWorkflow.view)
-        desc = (await handle.describe()).raw_description
-        if not desc.pending_activities:
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + within
+    while True:
+        last = (await handle.fetch_history()).events[-1].event_type
+        desc = await handle.describe()
+        if desc.status != WorkflowExecutionStatus.RUNNING:
             return
-        await env.sleep(SETTLE)
-    raise AssertionError(f"{handle.id} still busy: {desc.pending_activities}")
+        if last not in IN_FLIGHT and not desc.raw_description.pending_activities:
+            return
+        assert loop.time() < give_up, f"{handle.id} still busy: last event {last}, {desc.raw_description.pending_activities}"
+        await asyncio.sleep(0.01)
 
 
 # -- what the workflow history shows ------------------------------------------------------------

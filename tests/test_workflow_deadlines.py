@@ -19,18 +19,20 @@ from helpers import (
     finish,
     outbox,
     projection,
+    quiesce,
     reminders,
     reply_and_approve,
     rows,
     skip_past,
     skip_to,
     submit_and_assign,
+    suggestion,
 )
 
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.commands import InputError
-from jianyi.models.policy import Policy, add_months, at_hour, china_day, compute
-from jianyi.models.tables import Assignment, Escalation, Evaluation, Reply
+from jianyi.models.policy import Policy, add_months, at_hour, china_day, compute, end_of_day
+from jianyi.models.tables import Assignment, Commitment, Escalation, Evaluation, Reply
 from jianyi.workflows import search
 
 LEAD = "区地方金融工作局"
@@ -279,3 +281,78 @@ async def test_approved_extension_of_an_overdue_case_lifts_the_overdue_flag(env,
     await skip_past(env, new.due_at)
     assert (await engine.view(sid)).overdue is True
     assert [r.due_at for r in reminders(settings, sid, "overdue")] == [due.due_at, new.due_at]
+
+
+async def test_co_handler_without_an_opinion_after_a_month_is_reminded(env, engine, settings):
+    sid = await submit_and_assign(engine, co=["区科技局", "区水务局"])
+    await do(engine, sid, "co_opinion", "unit:区水务局", text="已提供排水资料。")
+    await do(engine, sid, "sign", UNIT)
+    co = (await engine.view(sid)).deadlines["co_opinion"]
+    assert co.due_at == compute("co_opinion", co.start, Policy(), CAL).due_at
+    await skip_to(env, co.due_at - SETTLE)
+    assert reminders(settings, sid, "co_opinion_overdue") == []
+    await skip_past(env, co.due_at)
+    [fire] = reminders(settings, sid, "co_opinion_overdue")
+    assert fire.due_at == co.due_at
+    assert [o.recipient for o in outbox(settings, sid, "co_opinion_overdue")] == ["区科技局"]  # not 区水务局, which answered
+
+
+async def test_inter_session_suggestion_not_assigned_within_five_working_days_is_flagged(env, engine, settings):
+    sid = await engine.submit(suggestion(settings, number="闭会第33号"), "杨永兵")
+    assert sid.endswith("-bh33")
+    await quiesce(env, case_handle(env, sid))
+    submitted_at = (await engine.view(sid)).submitted_at
+    assert submitted_at == audit(settings, sid)[0].at
+    await do(engine, sid, "review", CONGRESS, decision="register")
+    assign = (await engine.view(sid)).deadlines["assign"]
+    assert assign.last_day == CAL.add_workdays(china_day(submitted_at), 5)[0]
+    await skip_to(env, assign.due_at - SETTLE)
+    assert reminders(settings, sid, "assign_overdue") == []
+    await skip_past(env, assign.due_at)
+    [fire] = reminders(settings, sid, "assign_overdue")
+    assert fire.due_at == assign.due_at
+    assert [o.recipient for o in outbox(settings, sid, "assign_overdue")] == [OFFICE]
+    case = await do(engine, sid, "assign", CONGRESS, lead_unit=LEAD)
+    assert "assign" not in case.deadlines
+
+
+async def test_commitment_not_fulfilled_by_its_date_is_escalated(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    await do(engine, sid, "sign", UNIT)
+    promised = china_day(await env.get_current_time()) + timedelta(days=30)
+    await reply_and_approve(engine, sid, reply_class="C", commitments=[{"text": "完成道路改造", "promised_date": promised.isoformat()}])
+    await do(engine, sid, "evaluate", DEPUTY, work="满意", result="满意")
+
+    due_at, missed_at = at_hour(promised, 9), end_of_day(promised)
+    await skip_to(env, due_at - SETTLE)
+    assert reminders(settings, sid, "commitment_due") == []
+    await skip_past(env, due_at)
+    assert [r.due_at for r in reminders(settings, sid, "commitment_due")] == [due_at]
+    assert [o.recipient for o in outbox(settings, sid, "commitment_due")] == [LEAD]
+    assert rows(settings, Escalation, sid) == []
+    await skip_past(env, missed_at)
+    assert [r.due_at for r in reminders(settings, sid, "commitment_missed")] == [missed_at]
+    assert sorted(o.recipient for o in outbox(settings, sid, "commitment_missed")) == sorted(["区政府督查室", LEAD])
+    assert [e.reason for e in rows(settings, Escalation, sid)] == ["承诺事项逾期未兑现"]
+    assert [c.status for c in rows(settings, Commitment, sid)] == ["逾期"]
+    case = await engine.view(sid)
+    assert (case.state, case.escalation_count, case.commitments[0].missed) == ("follow_up", 1, True)
+
+    case = await do(engine, sid, "fulfil_commitment", UNIT, number=1, text="道路改造已完成。")
+    assert case.state == "closed"
+    await finish(env, sid)
+    assert [c.status for c in rows(settings, Commitment, sid)] == ["已兑现"]
+
+
+async def test_key_supervision_reminds_every_two_weeks_and_copies_the_supervisor(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    await do(engine, sid, "mark_key", CONGRESS, key=True, supervisor="王琨")
+    await do(engine, sid, "sign", UNIT)
+    since = (await engine.view(sid)).key_since
+    fortnight = timedelta(days=14)
+    await skip_to(env, since + fortnight - SETTLE)
+    assert reminders(settings, sid, "key_reminder") == []
+    await skip_past(env, since + 2 * fortnight)
+    assert [r.due_at for r in reminders(settings, sid, "key_reminder")] == [since + fortnight, since + 2 * fortnight]
+    assert sorted(o.recipient for o in outbox(settings, sid, "key_reminder")) == sorted([LEAD, "王琨"] * 2)
+    assert (await case_handle(env, sid).describe()).typed_search_attributes.get(search.KEY_SUPERVISION) is True

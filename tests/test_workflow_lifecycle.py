@@ -15,17 +15,22 @@ from helpers import (
     mails,
     outbox,
     projection,
+    quiesce,
     reply_and_approve,
     rows,
     submit_and_assign,
     suggestion,
 )
+from temporalio.client import WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
 
 from jianyi.models.calendar import WorkCalendar
-from jianyi.models.commands import InputError
+from jianyi.models.case import CaseState
+from jianyi.models.commands import ActionRequest, InputError, parse_submit
 from jianyi.models.policy import Policy, compute
 from jianyi.models.tables import Assignment, Commitment, Escalation, Evaluation, Reply
 from jianyi.workflows import search
+from jianyi.workflows.suggestion import StartCase, SuggestionWorkflow
 
 LEAD = "区地方金融工作局"
 UNIT = f"unit:{LEAD}"
@@ -283,3 +288,26 @@ async def test_adjustment_to_a_co_handler_makes_it_lead_and_no_longer_co_handler
     assert roles == [("区科技局", "主办"), ("区水务局", "协办")]
     with pytest.raises(InputError, match="不是本建议的协办单位"):
         await do(engine, sid, "co_opinion", "unit:区科技局", text="作为主办单位不应提交协办意见")
+
+
+async def test_an_action_arriving_with_the_submission_is_recorded_after_it(env, engine, settings):
+    """An update that reaches the workflow in its first task (here: update-with-start, as any
+    client racing the worker may) runs after the submission is recorded, not before it."""
+    sub = parse_submit(suggestion(settings))
+    start = WithStartWorkflowOperation(
+        SuggestionWorkflow.run, StartCase(submission=sub, actor="杨永兵"),
+        id=sub.workflow_id, task_queue=settings.task_queue, id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    review = ActionRequest(actor="代表工委", role="congress_office", payload={"decision": "register"})
+    case = await env.client.execute_update_with_start_workflow(
+        "review", review, start_workflow_operation=start, result_type=CaseState
+    )
+    engine.started.append(sub.workflow_id)
+    assert (case.state, case.seq) == ("registered", 2)
+    await quiesce(env, case_handle(env, sub.workflow_id))
+    events = audit(settings, sub.workflow_id)
+    assert [(e.seq, e.action, e.from_state, e.to_state) for e in events] == [
+        (1, "submit", "", "submitted"),
+        (2, "review", "submitted", "registered"),
+    ]
+    assert events[1].prev_hash == events[0].hash
