@@ -460,9 +460,12 @@ def outbox(failed: Annotated[bool, typer.Option("--failed", help="只看发送�
     if json_:
         out_json([r.model_dump(mode="json") for r in rows])
         return
-    labels = {"pending": "待发送", "sent": "已发送", "failed": "发送失败", "no_address": "无地址"}
+    labels = {"pending": "待发送", "held": "暂缓", "sent": "已发送", "failed": "发送失败", "no_address": "无地址"}
     for r in rows:
-        typer.echo(f"{r.id:>5} {labels.get(r.status, r.status)} {r.recipient} <{r.address or '—'}> {r.subject}")
+        status = labels.get(r.status, r.status)
+        if r.status == "held" and r.hold_until:
+            status += f"至{r.hold_until.astimezone(CST):%m-%d %H:%M}"
+        typer.echo(f"{r.id:>5} {status} {r.recipient} <{r.address or '—'}> {r.subject}")
         if r.last_error:
             typer.echo(f"      错误：{r.last_error}")
     typer.echo(f"共 {len(rows)} 条。")
