@@ -32,7 +32,7 @@ from helpers import (
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.commands import InputError
 from jianyi.models.policy import Policy, add_months, at_hour, china_day, compute, end_of_day
-from jianyi.models.tables import Assignment, Commitment, Escalation, Evaluation, Reply
+from jianyi.models.tables import Assignment, Commitment, Escalation, Evaluation, Reminder, Reply
 from jianyi.workflows import search
 
 LEAD = "区地方金融工作局"
@@ -356,3 +356,38 @@ async def test_key_supervision_reminds_every_two_weeks_and_copies_the_supervisor
     assert [r.due_at for r in reminders(settings, sid, "key_reminder")] == [since + fortnight, since + 2 * fortnight]
     assert sorted(o.recipient for o in outbox(settings, sid, "key_reminder")) == sorted([LEAD, "王琨"] * 2)
     assert (await case_handle(env, sid).describe()).typed_search_attributes.get(search.KEY_SUPERVISION) is True
+
+
+async def test_backfilled_overdue_case_sends_only_the_latest_notice_of_each_kind_and_records_the_stale_ones(env, engine, settings):
+    """An admin enters a paper case assigned 130 days ago: its reminders and first overdue notices
+    are long stale. Of each group only the latest is sent; the rest are recorded as skipped,
+    with the notice of their own group."""
+    now = await env.get_current_time()
+    t0 = now - timedelta(days=130)
+    office = {"on_behalf_of": "congress_office:代表工委"}
+    sid = await engine.submit(suggestion(settings), "管理员", role="admin", effective_at=t0)
+    await engine.act(sid, "review", "管理员", "admin", {"decision": "register"}, effective_at=t0 + timedelta(days=1), **office)
+    case = await engine.act(sid, "assign", "管理员", "admin", {"lead_unit": LEAD}, effective_at=t0 + timedelta(days=2), **office)
+    reply, sign = case.deadlines["reply"], case.deadlines["sign"]
+    assert reply.start == t0 + timedelta(days=2) and reply.escalate_at < now
+    await skip_past(env, case.agenda_hold_until)
+
+    week = timedelta(days=7)
+    weeks_over = int((case.agenda_hold_until - reply.due_at) / week)
+    fired = {r.kind: r for r in rows(settings, Reminder, sid) if not r.skipped}
+    assert set(fired) == {"sign_overdue", "overdue_escalation", "overdue_repeat"}
+    assert fired["sign_overdue"].due_at == sign.due_at
+    assert fired["overdue_escalation"].due_at == reply.escalate_at
+    assert fired["overdue_repeat"].due_at == reply.due_at + weeks_over * week
+    stale = sorted((r.kind, r.due_at) for r in rows(settings, Reminder, sid) if r.skipped)
+    assert stale == sorted(
+        [("deadline_reminder", t) for t in reply.reminders]
+        + [("overdue", reply.due_at)]
+        + [("overdue_repeat", reply.due_at + k * week) for k in range(1, weeks_over)]
+    )
+    assert {o.kind for o in outbox(settings, sid)} == {"assigned", "sign_overdue", "overdue_escalation", "overdue_repeat"}
+    by_kind = {e.payload["kind"]: e.payload["skipped"] for e in audit(settings, sid) if e.action == "agenda"}
+    assert by_kind["sign_overdue"] == [] and by_kind["overdue_escalation"] == []
+    assert len(by_kind["overdue_repeat"]) == len(stale)
+    case = await engine.view(sid)
+    assert (case.overdue, case.escalation_count) == (True, 1)

@@ -273,17 +273,19 @@ def _store_deadline(db: DbSession, t: Transition, kind: str, d: Deadline) -> Non
 
 
 def _store_reminder(db: DbSession, t: Transition) -> None:
+    """The agenda item fired, and the stale ones of its group that were skipped with it."""
     r = t.reminder or {}
-    db.add(
-        Reminder(
-            suggestion_id=t.suggestion_id,
-            kind=r["kind"],
-            cycle=r["cycle"],
-            due_at=to_db(datetime.fromisoformat(str(r["due_at"]))),
-            fired_at=to_db(t.at),
-            skipped=bool(r.get("skipped")),
+    for item, skipped in [(r, False), *((s, True) for s in r.get("stale", []))]:
+        db.add(
+            Reminder(
+                suggestion_id=t.suggestion_id,
+                kind=item["kind"],
+                cycle=item["cycle"],
+                due_at=to_db(datetime.fromisoformat(str(item["due_at"]))),
+                fired_at=to_db(t.at),
+                skipped=skipped,
+            )
         )
-    )
 
 
 def _address(db: DbSession, name: str) -> tuple[str, str]:

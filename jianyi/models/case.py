@@ -109,7 +109,7 @@ class Transition(BaseModel):
     deadlines: list[DeadlineRequest] = Field(default_factory=list)
     drop_deadlines: list[str] = Field(default_factory=list)
     messages: list[MessageRequest] = Field(default_factory=list)
-    reminder: dict[str, Any] | None = None  # agenda fire: kind, cycle, due_at, skipped
+    reminder: dict[str, Any] | None = None  # agenda fire: kind, cycle, due_at, stale (skipped with it)
 
 
 class Recorded(BaseModel):

@@ -467,16 +467,17 @@ class SuggestionWorkflow:
         for item in sorted(due, key=lambda i: i.at):
             latest[item.group] = item
         fire = sorted(latest.values(), key=lambda i: i.at)
-        skipped = [i.key for i in due if i not in fire]
-        self.case.fired.extend(skipped)
+        stale = [i for i in due if i not in fire]
+        self.case.fired.extend(i.key for i in stale)
         for item in fire:
             if self.machine.is_terminal:
                 break
             self.case.fired.append(item.key)
-            await self._fire(item, skipped)
-            skipped = []
+            await self._fire(item, [i for i in stale if i.group == item.group])
 
-    async def _fire(self, item: AgendaItem, skipped: list[str]) -> None:
+    async def _fire(self, item: AgendaItem, stale: list[AgendaItem]) -> None:
+        """Fire ``item``; ``stale`` are the older items of its group, recorded as skipped with it."""
+        skipped = [i.key for i in stale]
         c = self.case
         unit = Recipient(kind="unit", name=c.lead_unit)
         office = Recipient(kind="office", name=self.start.congress_office)
@@ -491,7 +492,7 @@ class SuggestionWorkflow:
             c.last_result = "未表态"
             self._after(decision.dest, workflow.now())
             plan.messages.append(self._msg("closed", cycle, [unit], outcome="代表在评价期限内未表态（按未表态统计）"))
-            await self._commit(SYSTEM_ACTOR, Role.SYSTEM, "expire_evaluation", State.REPLIED, decision.dest, {"skipped": skipped}, workflow.now(), plan, item)
+            await self._commit(SYSTEM_ACTOR, Role.SYSTEM, "expire_evaluation", State.REPLIED, decision.dest, {"skipped": skipped}, workflow.now(), plan, item, stale)
             return
         if kind == "deadline_reminder":
             to = [unit]
@@ -526,7 +527,7 @@ class SuggestionWorkflow:
             to = [unit]
         plan.messages.append(self._msg(kind, cycle, to, **ctx))
         payload = {"kind": kind, "due_at": item.at.isoformat(), "skipped": skipped, **item.extra}
-        await self._commit(SYSTEM_ACTOR, Role.SYSTEM, "agenda", self.machine.state, self.machine.state, payload, workflow.now(), plan, item)
+        await self._commit(SYSTEM_ACTOR, Role.SYSTEM, "agenda", self.machine.state, self.machine.state, payload, workflow.now(), plan, item, stale)
 
     # -- writing: one local activity per transition, then delivery and search attributes -------------
     async def _commit(
@@ -540,6 +541,7 @@ class SuggestionWorkflow:
         effective: datetime,
         plan: Plan,
         item: AgendaItem | None = None,
+        stale: Sequence[AgendaItem] = (),
     ) -> None:
         c = self.case
         c.seq += 1
@@ -560,7 +562,10 @@ class SuggestionWorkflow:
             deadlines=plan.deadlines,
             drop_deadlines=plan.drop,
             messages=plan.messages,
-            reminder={"kind": item.kind, "cycle": item.key, "due_at": item.at.isoformat(), **item.extra} if item else None,
+            reminder={
+                "kind": item.kind, "cycle": item.key, "due_at": item.at.isoformat(), **item.extra,
+                "stale": [{"kind": i.kind, "cycle": i.key, "due_at": i.at.isoformat()} for i in stale],
+            } if item else None,
         )
         result = await workflow.execute_local_activity(
             "record_transition",
