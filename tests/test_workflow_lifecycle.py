@@ -311,3 +311,37 @@ async def test_an_action_arriving_with_the_submission_is_recorded_after_it(env, 
         (2, "review", "submitted", "registered"),
     ]
     assert events[1].prev_hash == events[0].hash
+
+
+@pytest.mark.parametrize(
+    ("decision", "extra", "state", "outcome"),
+    [
+        ("merge", {"merge_into": "第12号"}, "merged", "已并案"),
+        ("not_register", {"reason": "属于个人诉求，转来信处理"}, "not_registered", "不予立案"),
+    ],
+)
+async def test_review_may_merge_or_not_register_and_the_case_ends_there(env, engine, settings, decision, extra, state, outcome):
+    sid = await engine.submit(suggestion(settings), "杨永兵")
+    case = await do(engine, sid, "review", CONGRESS, decision=decision, **extra)
+    assert (case.state, case.outcome) == (state, outcome)
+    final = await finish(env, sid)
+    assert final.state == state
+    row = projection(settings, sid)
+    assert (row.state, row.outcome) == (state, outcome)
+    assert (await case_handle(env, sid).describe()).typed_search_attributes.get(search.STAGE) == "提"
+
+
+async def test_policy_without_reply_review_or_second_round_goes_straight_to_deputies_and_supervision(env, engine, settings):
+    engine.policy = Policy(reply_review_required=False, max_rounds=1)
+    sid = await submit_and_assign(engine)
+    await do(engine, sid, "sign", UNIT)
+    await do(engine, sid, "record_contact", UNIT, method="书面", on="2026-11-20")
+    case = await do(engine, sid, "reply", UNIT, reply_class="A", text="已解决。", signed_by="局长 张三")
+    assert case.state == "replied"
+    assert "evaluation" in case.deadlines
+    assert outbox(settings, sid, "reply_review_needed") == []
+    assert [o.recipient for o in outbox(settings, sid, "evaluation_request")] == ["杨永兵"]
+    case = await do(engine, sid, "evaluate", DEPUTY, work="不满意", result="不满意", comment="未解决")
+    assert (case.state, case.round, case.escalation_count) == ("escalated", 1, 1)
+    await do(engine, sid, "resolve_escalation", SUPERVISION, decision="close", comment="按未解决办结")
+    assert (await finish(env, sid)).outcome == "未解决"
