@@ -28,6 +28,7 @@ from helpers import (
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from jianyi.models.commands import ActionRequest, InputError
 from jianyi.service import Engine
@@ -148,7 +149,10 @@ async def test_submission_with_an_empty_title_is_refused_and_starts_nothing(env,
         await engine.submit(data, "杨永兵")
     assert "「标题」不能为空" in info.value.message
     assert engine.started == []
-    assert audit(settings, f"suggestion-{settings.task_queue}-40") == []
+    wid = f"suggestion-{settings.task_queue}-40"
+    assert audit(settings, wid) == []
+    with pytest.raises(RPCError):  # no workflow, so no history at all
+        await case_handle(env, wid).describe()
     sid = await engine.submit(suggestion(settings), "杨永兵")  # the same number, now with a title
     assert (await engine.view(sid)).state == "submitted"
 
