@@ -329,6 +329,9 @@ async def test_review_may_merge_or_not_register_and_the_case_ends_there(env, eng
     row = projection(settings, sid)
     assert (row.state, row.outcome) == (state, outcome)
     assert (await case_handle(env, sid).describe()).typed_search_attributes.get(search.STAGE) == "提"
+    [told] = outbox(settings, sid, state)  # the deputy hears how the suggestion was handled
+    assert told.recipient == "杨永兵" and told.status == "sent"
+    assert "第12号" in told.body if decision == "merge" else "转来信处理" in told.body
 
 
 async def test_policy_without_reply_review_or_second_round_goes_straight_to_deputies_and_supervision(env, engine, settings):

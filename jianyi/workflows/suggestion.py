@@ -250,8 +250,12 @@ class SuggestionWorkflow:
         unit, lead = Recipient(kind="unit", name=c.lead_unit), c.submission.lead_deputy
         office = Recipient(kind="office", name=self.start.congress_office)
         if action == "review":
-            if d.dest == State.RETURNED:
-                plan.messages.append(self._msg("returned", f"{c.seq + 1}", [Recipient(kind="deputy", name=lead)], reason=p["reason"]))
+            told = {State.RETURNED: "returned", State.MERGED: "merged", State.NOT_REGISTERED: "not_registered"}
+            if d.dest in told:
+                deputies = [Recipient(kind="deputy", name=n) for n in (lead, *c.submission.co_signers)]
+                plan.messages.append(
+                    self._msg(told[State(d.dest)], f"{c.seq + 1}", deputies, reason=p["reason"], merge_into=p.get("merge_into", ""))
+                )
         elif action == "resubmit":
             sub = c.submission.model_copy(update={k: v for k, v in p.items() if v and k in ("title", "text")})
             c.submission = sub
