@@ -326,8 +326,18 @@ def _no_rows(db: DbSession, t: Transition, case: CaseState) -> None:
     return None
 
 
+def _active_assignments(db: DbSession, suggestion_id: str, unit: str | None = None, role: str | None = None) -> list[Assignment]:
+    """The current assignments of a suggestion (optionally of one unit, or of one role)."""
+    q = select(Assignment).where(Assignment.suggestion_id == suggestion_id, Assignment.active == True)  # noqa: E712
+    if unit is not None:
+        q = q.where(Assignment.unit == unit)
+    if role is not None:
+        q = q.where(Assignment.role == role)
+    return list(db.exec(q))
+
+
 def _assignments(db: DbSession, t: Transition, case: CaseState) -> None:
-    for old in db.exec(select(Assignment).where(Assignment.suggestion_id == t.suggestion_id, Assignment.active == True)):  # noqa: E712
+    for old in _active_assignments(db, t.suggestion_id):
         old.active = False
         db.add(old)
     due = case.handling_deadline
@@ -349,12 +359,7 @@ def _adjustment(db: DbSession, t: Transition, case: CaseState) -> None:
 
 
 def _sign(db: DbSession, t: Transition, case: CaseState) -> None:
-    row = db.exec(
-        select(Assignment).where(
-            Assignment.suggestion_id == t.suggestion_id, Assignment.unit == case.lead_unit, Assignment.active == True  # noqa: E712
-        )
-    ).first()
-    if row:
+    for row in _active_assignments(db, t.suggestion_id, unit=case.lead_unit):
         row.signed_at = to_db(t.effective_at)
         db.add(row)
     sug = db.get(Suggestion, t.suggestion_id)
@@ -364,7 +369,7 @@ def _sign(db: DbSession, t: Transition, case: CaseState) -> None:
 
 def _extension(db: DbSession, t: Transition, case: CaseState) -> None:
     due = case.handling_deadline
-    for row in db.exec(select(Assignment).where(Assignment.suggestion_id == t.suggestion_id, Assignment.active == True, Assignment.role == "主办")):  # noqa: E712
+    for row in _active_assignments(db, t.suggestion_id, role="主办"):
         row.due_at = to_db(due.due_at) if due else row.due_at
         db.add(row)
 
@@ -385,11 +390,7 @@ def _contact(db: DbSession, t: Transition, case: CaseState) -> None:
 
 
 def _opinion(db: DbSession, t: Transition, case: CaseState) -> None:
-    unit = t.payload.get("by", "")
-    row = db.exec(
-        select(Assignment).where(Assignment.suggestion_id == t.suggestion_id, Assignment.unit == unit, Assignment.active == True)  # noqa: E712
-    ).first()
-    if row:
+    for row in _active_assignments(db, t.suggestion_id, unit=t.payload.get("by", "")):
         row.opinion, row.opinion_at = t.payload["text"], to_db(t.effective_at)
         db.add(row)
 
