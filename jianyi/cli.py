@@ -590,7 +590,26 @@ def admin_calendar_load(file: Path) -> None:
     if not file.exists():
         raise Fail(f"文件不存在：{file}")
     years = directory.load_calendar_file(settings().db_url, file.read_text(encoding="utf-8"), str(file))
-    typer.echo(f"已载入 {'、'.join(map(str, years))} 年的节假日安排。")
+    typer.echo(f"已载入 {'、'.join(map(str, years))} 年的节假日安排。正在重新计算未办结建议的期限 …")
+    _recompute(f"载入 {'、'.join(map(str, years))} 年节假日安排（{file.name}）")
+
+
+@admin_app.command("recompute")
+def admin_recompute(reason: Annotated[str, typer.Option(help="原因，记入审计")] = "日历或政策调整") -> None:
+    """重新计算所有未办结建议的期限（日历或政策调整后），每件记一条审计事件。"""
+    _recompute(reason)
+
+
+def _recompute(reason: str) -> None:
+    async def go():  # noqa: ANN202
+        engine = await _engine()
+        return await engine.recompute_open(CTX.actor or settings().admin_name, reason)
+
+    results = run(go)
+    for sid, moved in results:
+        if moved:
+            typer.echo(f"{sid}：{'；'.join(moved)}")
+    typer.echo(f"已重新计算 {len(results)} 件未办结建议的期限，其中 {sum(1 for _, m in results if m)} 件有变化。")
 
 
 # -- the stack ---------------------------------------------------------------------------------------

@@ -125,6 +125,31 @@ class Engine:
         except RPCError as exc:
             raise await _update_error(handle, exc, suggestion_id) from None
 
+    async def recompute_open(self, actor: str, reason: str) -> list[tuple[str, list[str]]]:
+        """Recompute the deadlines of every open suggestion (after a calendar or policy change).
+
+        Returns each suggestion with the deadlines that moved (as "kind: old → new").
+        """
+        from sqlmodel import select
+
+        from jianyi.models.db import session_for
+        from jianyi.models.lifecycle import TERMINAL
+        from jianyi.models.tables import Suggestion
+
+        with session_for(self.settings.db_url) as db:
+            open_ids = list(db.exec(select(Suggestion.id).where(Suggestion.state.not_in([str(s) for s in TERMINAL]))))  # type: ignore[attr-defined]
+        out: list[tuple[str, list[str]]] = []
+        for sid in open_ids:
+            before = (await self.view(sid)).deadlines
+            after = (await self.act(sid, "recompute_deadlines", actor, Role.ADMIN, {"reason": reason})).deadlines
+            moved = [
+                f"{d.label}：{before[k].display_due()} → {d.display_due()}"
+                for k, d in after.items()
+                if k in before and (before[k].due_at, before[k].provisional) != (d.due_at, d.provisional)
+            ]
+            out.append((sid, moved))
+        return out
+
     async def view(self, suggestion_id: str) -> CaseState:
         handle = self.client.get_workflow_handle(normalise_id(suggestion_id))
         try:

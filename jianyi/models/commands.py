@@ -240,6 +240,10 @@ class ProgressIn(Payload):
     period: str = Field("", title="台账期次", max_length=20)
 
 
+class RecomputeIn(Payload):
+    reason: str = _text("重新计算的原因")
+
+
 class WithdrawIn(Payload):
     reason: str = _text("撤回理由")
 
@@ -269,6 +273,7 @@ PAYLOADS: dict[str, type[Payload]] = {
     "withdraw": WithdrawIn,
     "expire_evaluation": ExpireIn,
     "report_progress": ProgressIn,
+    "recompute_deadlines": RecomputeIn,
 }
 
 # Actions whose payload names handling units (checked against the directory before sending).

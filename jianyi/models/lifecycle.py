@@ -107,6 +107,7 @@ ACTION_LABELS: dict[str, str] = {
     "withdraw": "撤回",
     "expire_evaluation": "评价期满未表态",
     "report_progress": "报告承诺事项进展",
+    "recompute_deadlines": "重新计算期限",
 }
 
 # What is expected next in each state (for digests and reminders).
@@ -273,6 +274,7 @@ ROLE_RULES: dict[str, tuple[Role, ...]] = {
     "withdraw": (Role.DEPUTY,),
     "expire_evaluation": (Role.SYSTEM,),
     "report_progress": (Role.UNIT,),
+    "recompute_deadlines": (Role.ADMIN,),
 }
 HUMAN_ACTIONS = tuple(a for a, roles in ROLE_RULES.items() if Role.SYSTEM not in roles)
 
@@ -331,6 +333,7 @@ STEPS: tuple[Step, ...] = (
     Step("fulfil_commitment", S.FOLLOW_UP, None, (MORE_COMMITMENTS,), (IS_LEAD_UNIT, HAS_OPEN_COMMITMENT)),
     Step("fulfil_commitment", S.FOLLOW_UP, S.CLOSED, (LAST_COMMITMENT,), (IS_LEAD_UNIT, HAS_OPEN_COMMITMENT)),
     Step("report_progress", S.FOLLOW_UP, None, requires=(IS_LEAD_UNIT, HAS_OPEN_COMMITMENT)),
+    Step("recompute_deadlines", list(_OPEN), None),
     Step("remark", list(_OPEN), None),
     Step("mark_key", list(_OPEN), None),
     Step(

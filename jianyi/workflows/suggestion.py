@@ -339,6 +339,12 @@ class SuggestionWorkflow:
         elif action == "mark_key":
             c.key_supervision, c.supervisor = p["key"], p.get("supervisor", "")
             c.key_since = at if p["key"] else None
+        elif action == "recompute_deadlines":
+            # the calendar or the policy changed: every live deadline again from its own start
+            p["previous"] = {k: d.display_due() for k, d in c.deadlines.items()}
+            plan.deadlines += [
+                DeadlineRequest(kind=k, rule=d.rule, start=d.start, base_day=d.start_day) for k, d in c.deadlines.items()
+            ]
         elif action == "withdraw":
             if c.lead_unit:
                 units = [Recipient(kind="unit", name=u) for u in (c.lead_unit, *c.co_handlers)]
