@@ -14,12 +14,15 @@ from sqlmodel import select
 from jianyi.activities.calendar import load_calendar
 from jianyi.activities.records import GENESIS, event_hash, hashed_fields
 from jianyi.models.db import session_for, to_db
-from jianyi.models.lifecycle import ACTION_LABELS, ROLE_LABELS, STATE_LABELS, TERMINAL, State
+from jianyi.models.lifecycle import (
+    ACTION_LABELS,
+    AWAITING_REPLY,
+    ROLE_LABELS,
+    STATE_LABELS,
+    TERMINAL,
+)
 from jianyi.models.policy import CST, china_day, due_text
 from jianyi.models.tables import AuditEvent, Outbox, Suggestion
-
-# States in which the lead unit still owes a reply (reply_review is the office's turn).
-AWAITING_REPLY = (State.ASSIGNED, State.ADJUSTMENT_REQUESTED, State.HANDLING, State.REHANDLING)
 
 
 @dataclass

@@ -18,12 +18,12 @@ from jianyi.activities.calendar import load_calendar
 from jianyi.activities.records import enqueue
 from jianyi.models.case import MessageRequest, Recipient, Recorded
 from jianyi.models.db import session_for, to_db
-from jianyi.models.lifecycle import NEXT_STEPS, STATE_LABELS, TERMINAL
+from jianyi.models.lifecycle import AWAITING_REPLY, NEXT_STEPS, STATE_LABELS, TERMINAL
 from jianyi.models.policy import china_day, due_text
 from jianyi.models.tables import AuditEvent, Commitment, CommitmentProgress, Suggestion
 from jianyi.settings import Settings
 
-OPEN = [str(s) for s in TERMINAL]
+TERMINAL_STATES = [str(s) for s in TERMINAL]
 
 
 def period_label(kind: str, period: str) -> str:
@@ -56,7 +56,7 @@ class DigestActivities:
         """Every unit with open inter-session suggestions: each item, stage, days since assignment, deadline, next."""
         rows = db.exec(
             select(Suggestion).where(
-                Suggestion.period == "闭会期间", Suggestion.state.not_in(OPEN), Suggestion.lead_unit != ""  # type: ignore[attr-defined]
+                Suggestion.period == "闭会期间", Suggestion.state.not_in(TERMINAL_STATES), Suggestion.lead_unit != ""  # type: ignore[attr-defined]
             ).order_by(Suggestion.id)
         )
         by_unit: dict[str, list[str]] = defaultdict(list)
@@ -94,12 +94,10 @@ class DigestActivities:
 
     def _daily(self, db: DbSession, period: str, at: datetime) -> list[MessageRequest]:
         """Newly overdue, unsigned past the window, waiting for evaluation, escalated, key items without progress."""
-        from jianyi.queries import AWAITING_REPLY
-
         now = to_db(at)
         yesterday = now - timedelta(days=1)  # type: ignore[operator]
         sections: dict[str, list[str]] = defaultdict(list)
-        for s in db.exec(select(Suggestion).where(Suggestion.state.not_in(OPEN)).order_by(Suggestion.id)):  # type: ignore[attr-defined]
+        for s in db.exec(select(Suggestion).where(Suggestion.state.not_in(TERMINAL_STATES)).order_by(Suggestion.id)):  # type: ignore[attr-defined]
             line = f"· {s.number}《{s.title}》（主办：{s.lead_unit or '—'}）"
             if s.state in AWAITING_REPLY and s.reply_due and yesterday < s.reply_due <= now:
                 sections["新逾期"].append(line + f" 答复期限 {due_text(s.reply_due)}")

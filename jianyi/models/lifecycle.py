@@ -128,6 +128,9 @@ NEXT_STEPS: dict[str, str] = {
 TERMINAL = frozenset({State.MERGED, State.NOT_REGISTERED, State.WITHDRAWN, State.CLOSED})
 OPEN_STATES = tuple(s for s in State if s not in TERMINAL)
 HANDLING_STATES = (State.ASSIGNED, State.ADJUSTMENT_REQUESTED, State.HANDLING, State.REPLY_REVIEW, State.REHANDLING)
+# The lead unit owes a reply (in reply_review it is the government office's turn): the reply
+# deadline's reminders run and the case can be overdue.
+AWAITING_REPLY = (State.ASSIGNED, State.ADJUSTMENT_REQUESTED, State.HANDLING, State.REHANDLING)
 SATISFIED = ("满意", "基本满意")
 
 

@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from jianyi.models.commands import ActionRequest, InputError, SubmitInput, parse_payload
     from jianyi.models.lifecycle import (
+        AWAITING_REPLY,
         HANDLING_STATES,
         ROLE_LABELS,
         Decision,
@@ -423,7 +424,7 @@ class SuggestionWorkflow:
         if st in (State.ASSIGNED, State.ADJUSTMENT_REQUESTED) and "sign" in dl and not c.signed:
             items.append(AgendaItem(f"sign_overdue@{dl['sign'].last_day}", dl["sign"].due_at, "sign_overdue", "sign"))
         due = c.handling_deadline
-        if st in HANDLING_STATES and st != State.REPLY_REVIEW and due is not None:
+        if st in AWAITING_REPLY and due is not None:
             tag = f"{due.rule}{c.round}@{due.last_day}"
             for at in due.reminders:
                 days = (due.last_day - china_day(at)).days
