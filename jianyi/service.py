@@ -143,7 +143,7 @@ class Engine:
             before = (await self.view(sid)).deadlines
             after = (await self.act(sid, "recompute_deadlines", actor, Role.ADMIN, {"reason": reason})).deadlines
             moved = [
-                f"{d.label}：{before[k].display_due()} → {d.display_due()}"
+                f"{d.label}：{before[k].display_due()} → {d.display_due()}" + ("（暂定）" if d.provisional else "（确定）")
                 for k, d in after.items()
                 if k in before and (before[k].due_at, before[k].provisional) != (d.due_at, d.provisional)
             ]

@@ -29,7 +29,8 @@ async def test_loading_next_years_holidays_moves_a_provisional_deadline_and_audi
     if china_day(after.escalate_at).year == last.year:  # the whole span now has loaded data
         assert not after.provisional
     assert {s.day for s in after.skipped} >= set(holidays) and "春节" in after.explanation
-    assert moved and before.display_due() in moved[0] and after.display_due() in moved[0]
+    [reply_moved] = [m for m in moved if m.startswith(before.label)]
+    assert f"{before.display_due()} → {after.display_due()}" in reply_moved
     event = audit(settings, sid)[-1]
     assert (event.action, event.role, event.from_state, event.to_state) == ("recompute_deadlines", "admin", "handling", "handling")
     assert event.payload["previous"]["reply"] == before.display_due()
