@@ -1,13 +1,18 @@
-"""Print how fast the pure models are, and what that means for a year of suggestions.
+"""Print how fast the pure models are, and what that means for a year of suggestions; then
+whole lifecycles end to end on a real Temporal dev server, with one worker and with two
+(bench/lifecycles.py).
 
-    .venv/bin/python -m bench            # about 20 s
-    .venv/bin/python -m bench --quick    # about 5 s, rougher figures
+    .venv/bin/python -m bench                 # about 40 s (10 s pure, 30 s end to end)
+    .venv/bin/python -m bench --quick         # about 20 s, rougher figures, 20 cases end to end
+    .venv/bin/python -m bench --no-server     # the pure figures only
+    BENCH_CASES=200 .venv/bin/python -m bench # more cases end to end (BENCH_IN_FLIGHT: at a time, 20)
 
 Figures, not assertions: compare runs on the same machine.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import platform
 import sys
@@ -18,6 +23,7 @@ from datetime import date, datetime, timedelta
 from importlib.metadata import version
 from zoneinfo import ZoneInfo
 
+from bench.lifecycles import bench_lifecycles, settings_from_env
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.lifecycle import Facts, Lifecycle, Refused, Role, State
 from jianyi.models.policy import Deadline, Policy, compute
@@ -176,8 +182,16 @@ def main(argv: list[str]) -> int:
 
     print("Memory (tracemalloc)")
     bench_memory()
+    code = 0
+    if "--no-server" not in argv:
+        print()
+        try:
+            asyncio.run(bench_lifecycles(*settings_from_env("--quick" in argv)))
+        except Exception as exc:  # the figures above stand; say why this part has none
+            print(f"  end-to-end part failed: {type(exc).__name__}: {exc}")
+            code = 1
     print(f"\ndone in {time.perf_counter() - t0:.1f} s")
-    return 0
+    return code
 
 
 if __name__ == "__main__":
