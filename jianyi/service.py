@@ -7,6 +7,7 @@ live state. Every refusal comes back as :class:`InputError` with a Chinese messa
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -58,9 +59,10 @@ class Engine:
     ) -> str:
         sub = parse_submit(data)
         url = self.settings.db_url
-        if not directory.session_exists(url, sub.session):
+        # directory look-ups are blocking SQLite calls: keep them off the event loop (a worker may share it)
+        if not await asyncio.to_thread(directory.session_exists, url, sub.session):
             raise InputError(f"未知的会次「{sub.session}」，请先由管理员登记")
-        missing = directory.unknown_deputies(url, [sub.lead_deputy, *sub.co_signers])
+        missing = await asyncio.to_thread(directory.unknown_deputies, url, [sub.lead_deputy, *sub.co_signers])
         if missing:
             raise InputError(f"未登记的代表：{'、'.join(missing)}")
         if role == Role.DEPUTY and actor != sub.lead_deputy:
@@ -109,7 +111,7 @@ class Engine:
         for fieldname in UNIT_FIELDS.get(action, ()):
             value = getattr(parsed, fieldname, None)
             names += value if isinstance(value, list) else [value] if value else []
-        missing = directory.unknown_units(self.settings.db_url, names)
+        missing = await asyncio.to_thread(directory.unknown_units, self.settings.db_url, names) if names else []
         if missing:
             raise InputError(f"未知的承办单位：{'、'.join(missing)}")
         request = ActionRequest(
