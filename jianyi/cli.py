@@ -556,14 +556,19 @@ def scheduler_fire(
 
 
 # -- admin -----------------------------------------------------------------------------------------
+ChannelOpt = Annotated[str, typer.Option(help="通知通道：email（邮件）/ wecom（企业微信机器人）/ dingtalk（钉钉机器人）/ webhook / sms（短信）")]
+WebhookOpt = Annotated[str, typer.Option(help="机器人或 webhook 地址（通道为 wecom / dingtalk / webhook 时必填）")]
+PhoneOpt = Annotated[str, typer.Option(help="接收短信的手机号（通道为 sms 时必填）")]
+
+
 @admin_app.command("unit")
 def admin_unit(
     name: str,
     email: str = "",
     kind: str = "政府部门",
-    channel: Annotated[str, typer.Option(help="通知通道：email（邮件）/ wecom（企业微信机器人）/ dingtalk（钉钉机器人）/ webhook / sms（短信）")] = "email",
-    webhook: Annotated[str, typer.Option(help="机器人或 webhook 地址（通道为 wecom / dingtalk / webhook 时必填）")] = "",
-    phone: Annotated[str, typer.Option(help="接收短信的手机号（通道为 sms 时必填）")] = "",
+    channel: ChannelOpt = "email",
+    webhook: WebhookOpt = "",
+    phone: PhoneOpt = "",
 ) -> None:
     """登记（或更新）承办单位及其通知通道。"""
     directory.add_unit(settings().db_url, name, email, kind, channel, webhook_url=webhook, phone=phone)
@@ -571,10 +576,10 @@ def admin_unit(
 
 
 @admin_app.command("deputy")
-def admin_deputy(name: str, email: str = "", phone: str = "") -> None:
-    """登记（或更新）代表。"""
-    directory.add_deputy(settings().db_url, name, email, phone)
-    typer.echo(f"已登记代表：{name}")
+def admin_deputy(name: str, email: str = "", phone: PhoneOpt = "", channel: ChannelOpt = "email", webhook: WebhookOpt = "") -> None:
+    """登记（或更新）代表及其通知通道。"""
+    directory.add_deputy(settings().db_url, name, email, phone, channel=channel, webhook_url=webhook)
+    typer.echo(f"已登记代表：{name}（通知通道：{channel}）")
 
 
 @admin_app.command("session")

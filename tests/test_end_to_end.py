@@ -131,5 +131,9 @@ def test_cli_refuses_bad_input_in_chinese_without_a_traceback(cli_env):
     assert "未知的期限规则" in unknown_rule.stderr
     no_actor = jianyi(cli_env, "sign", "16-3-40", ok=False)
     assert "--as" in no_actor.stderr
+    no_phone = jianyi(cli_env, "admin", "deputy", "王琨", "--channel", "sms", ok=False)
+    assert no_phone.returncode == 1 and "手机号" in no_phone.stderr
+    robot = jianyi(cli_env, "admin", "deputy", "杨永兵", "--channel", "dingtalk", "--webhook", "https://oapi.dingtalk.com/robot/send?access_token=t")
+    assert "dingtalk" in robot.stdout
     good = json.loads(jianyi(cli_env, "deadline", "--rule", "reply", "--start", "2025-07-01", "--json").stdout)
     assert good["last_day"] == "2025-10-09"
