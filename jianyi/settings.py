@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     task_queue: str = "jianyi"
     temporal_ui_port: int = 8233
+    # production: a Temporal cluster or Temporal Cloud
+    temporal_tls: bool = False  # TLS to the frontend (on by itself when a client cert or CA is given)
+    temporal_tls_ca_file: str = ""  # PEM of the server's CA; empty: the system's
+    temporal_tls_cert_file: str = ""  # mTLS client certificate (PEM)
+    temporal_tls_key_file: str = ""  # its private key (PEM)
+    temporal_api_key: SecretStr = SecretStr("")  # Temporal Cloud API key
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025

@@ -1,19 +1,52 @@
-"""Connecting to Temporal: one data converter (pydantic) for client and worker alike."""
+"""Connecting to Temporal: one data converter (pydantic) for client and worker alike.
+
+Locally the embedded dev server (plain TCP); in production a cluster with TLS / mTLS, or
+Temporal Cloud with an API key, from settings.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 
-from jianyi.settings import Settings
+from jianyi.settings import SettingError, Settings
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of ``Client.connect`` for these settings (TLS files are read here)."""
+
+    def pem(setting: str) -> bytes | None:
+        path = getattr(settings, setting)
+        if not path:
+            return None
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise SettingError(setting, f"无法读取文件「{path}」：{exc.strerror}") from None
+
+    ca, cert, key = pem("temporal_tls_ca_file"), pem("temporal_tls_cert_file"), pem("temporal_tls_key_file")
+    if bool(cert) != bool(key):
+        raise SettingError("temporal_tls_key_file", "客户端证书和私钥须同时给出")
+    api_key = settings.temporal_api_key.get_secret_value() or None
+    tls: bool | TLSConfig = False
+    if ca or cert:
+        tls = TLSConfig(server_root_ca_cert=ca, client_cert=cert, client_private_key=key)
+    elif settings.temporal_tls or api_key:
+        tls = True
+    return {
+        "namespace": settings.temporal_namespace,
+        "data_converter": pydantic_data_converter,
+        "tls": tls,
+        "api_key": api_key,
+    }
 
 
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
+    return await Client.connect(settings.temporal_address, **client_options(settings))
 
 
 async def register_search_attributes(client: Client, namespace: str) -> None:
