@@ -30,7 +30,6 @@ DEPUTIES = ("杨永兵", "刘正心", "饶满琳", "王琨", "楚俊", "彭克�
 ADMIN = "系统管理员"
 OFFICE = "congress_office:区人大常委会代表工作委员会"
 GOV = "government_office:区政府办公室"
-SUP = "supervision_office:区政府督查室"
 
 Step = tuple[str, str, int, dict[str, Any]]  # action, role:name, days ago, payload
 

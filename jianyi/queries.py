@@ -20,6 +20,7 @@ from jianyi.models.lifecycle import (
     ROLE_LABELS,
     STATE_LABELS,
     TERMINAL,
+    State,
 )
 from jianyi.models.policy import CST, china_day, due_text
 from jianyi.models.tables import AuditEvent, Outbox, Suggestion
@@ -40,6 +41,27 @@ class StuckCase:
         return asdict(self)
 
 
+# What makes a case stuck, read from its projection at ``now`` (used by `stuck` and the daily digest).
+def is_overdue(s: Suggestion, now: datetime) -> bool:
+    return s.state in AWAITING_REPLY and s.reply_due is not None and s.reply_due < now
+
+
+def unsigned_past_window(s: Suggestion, now: datetime) -> bool:
+    return s.state == State.ASSIGNED and s.sign_due is not None and s.sign_due < now
+
+
+def not_assigned_in_time(s: Suggestion, now: datetime) -> bool:
+    return s.state == State.REGISTERED and s.assign_due is not None and s.assign_due < now
+
+
+def waiting_for_evaluation(s: Suggestion) -> bool:
+    return s.state == State.REPLIED
+
+
+def with_supervision_office(s: Suggestion) -> bool:
+    return s.state == State.ESCALATED
+
+
 def stuck_cases(url: str, now: datetime, unit: str | None = None) -> list[StuckCase]:
     """Overdue, unsigned past the window, waiting for evaluation, escalated, not assigned in time."""
     now = to_db(now)  # type: ignore[assignment]
@@ -50,18 +72,18 @@ def stuck_cases(url: str, now: datetime, unit: str | None = None) -> list[StuckC
             q = q.where(Suggestion.lead_unit == unit)
         for s in db.exec(q.order_by(Suggestion.session, Suggestion.id)):
             reasons: list[str] = []
-            if s.state in AWAITING_REPLY and s.reply_due and s.reply_due < now:
-                reasons.append(f"逾期未答复（已逾期{(now - s.reply_due).days}天）")
-            if s.state == "assigned" and s.sign_due and s.sign_due < now:
+            if is_overdue(s, now):
+                reasons.append(f"逾期未答复（已逾期{(now - s.reply_due).days}天）")  # type: ignore[operator]
+            if unsigned_past_window(s, now):
                 reasons.append("超过签收期限未签收")
-            if s.state == "registered" and s.assign_due and s.assign_due < now:
+            if not_assigned_in_time(s, now):
                 reasons.append("闭会期间建议超过交办期限未交办")
-            if s.state == "replied":
+            if waiting_for_evaluation(s):
                 due = f"（评价期限{due_text(s.evaluation_due)}）" if s.evaluation_due else ""
                 reasons.append(f"等待代表评价{due}")
-            if s.state == "escalated":
+            if with_supervision_office(s):
                 reasons.append("已移交督查室，待处理")
-            if s.escalation_count and s.state != "escalated":
+            if s.escalation_count and not with_supervision_office(s):
                 reasons.append(f"曾移交督查室{s.escalation_count}次")
             if reasons:
                 out.append(

@@ -35,7 +35,7 @@ from jianyi.models.commands import (
     parse_payload,
     parse_submit,
 )
-from jianyi.models.lifecycle import ACTION_LABELS, Role
+from jianyi.models.lifecycle import ACTION_LABELS, Refused, Role, check_backfill, check_submission
 from jianyi.models.policy import Policy
 from jianyi.settings import Settings
 from jianyi.workflows import search
@@ -65,12 +65,12 @@ class Engine:
         missing = await asyncio.to_thread(directory.unknown_deputies, url, [sub.lead_deputy, *sub.co_signers])
         if missing:
             raise InputError(f"未登记的代表：{'、'.join(missing)}")
-        if role == Role.DEPUTY and actor != sub.lead_deputy:
-            raise InputError(f"建议应由领衔代表（{sub.lead_deputy}）提出，「{actor}」不能代为提出")
-        if role not in (Role.DEPUTY, Role.ADMIN):
-            raise InputError("只有代表可以提出建议（系统管理员可以补录）")
-        if effective_at is not None and role != Role.ADMIN:
-            raise InputError("只有系统管理员可以补录（指定发生时间）")
+        try:
+            check_submission(actor, role, sub.lead_deputy)
+            if effective_at is not None:
+                check_backfill(role)
+        except Refused as exc:
+            raise InputError(exc.message, exc.code) from None
         start = StartCase(
             submission=sub,
             actor=actor,

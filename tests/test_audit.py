@@ -16,6 +16,7 @@ from helpers import (
     seed_directory,
     stop_if_open,
     submit_and_assign,
+    suggestion,
 )
 from sqlalchemy import text
 
@@ -37,14 +38,10 @@ async def _two_cases(env, settings):  # noqa: ANN001, ANN202
     first = await submit_and_assign(engine)
     await do(engine, first, "sign", "unit:区地方金融工作局")
     await reply_and_approve(engine, first)
-    second = await submit_and_assign(engine, {**(await _data(settings)), "number": "第65号", "lead_deputy": "刘正心", "title": "关于创新运用资本运营工具的建议"}, lead="区科技局")
+    second = await submit_and_assign(
+        engine, suggestion(settings, number="第65号", lead_deputy="刘正心", title="关于创新运用资本运营工具的建议"), lead="区科技局"
+    )
     return engine, first, second
-
-
-async def _data(settings):  # noqa: ANN001, ANN202
-    from helpers import suggestion
-
-    return suggestion(settings)
 
 
 async def test_audit_verify_passes_on_an_untouched_trail_and_names_the_first_edited_event(env, settings, worker):

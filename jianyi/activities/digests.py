@@ -18,9 +18,15 @@ from jianyi.activities.calendar import load_calendar
 from jianyi.activities.records import enqueue
 from jianyi.models.case import MessageRequest, Recipient, Recorded
 from jianyi.models.db import session_for, to_db
-from jianyi.models.lifecycle import AWAITING_REPLY, NEXT_STEPS, STATE_LABELS, TERMINAL
+from jianyi.models.lifecycle import NEXT_STEPS, STATE_LABELS, TERMINAL
 from jianyi.models.policy import china_day, due_text
 from jianyi.models.tables import AuditEvent, Commitment, CommitmentProgress, Suggestion
+from jianyi.queries import (
+    is_overdue,
+    unsigned_past_window,
+    waiting_for_evaluation,
+    with_supervision_office,
+)
 from jianyi.settings import Settings
 
 TERMINAL_STATES = [str(s) for s in TERMINAL]
@@ -99,13 +105,13 @@ class DigestActivities:
         sections: dict[str, list[str]] = defaultdict(list)
         for s in db.exec(select(Suggestion).where(Suggestion.state.not_in(TERMINAL_STATES)).order_by(Suggestion.id)):  # type: ignore[attr-defined]
             line = f"· {s.number}《{s.title}》（主办：{s.lead_unit or '—'}）"
-            if s.state in AWAITING_REPLY and s.reply_due and yesterday < s.reply_due <= now:
-                sections["新逾期"].append(line + f" 答复期限 {due_text(s.reply_due)}")
-            if s.state == "assigned" and s.sign_due and s.sign_due < now:
+            if is_overdue(s, now) and not is_overdue(s, yesterday):
+                sections["新逾期"].append(line + f" 答复期限 {due_text(s.reply_due)}")  # type: ignore[arg-type]
+            if unsigned_past_window(s, now):
                 sections["超过签收期限未签收"].append(line)
-            if s.state == "replied":
+            if waiting_for_evaluation(s):
                 sections["等待代表评价"].append(line + (f" 评价期限 {due_text(s.evaluation_due)}" if s.evaluation_due else ""))
-            if s.state == "escalated":
+            if with_supervision_office(s):
                 sections["已移交督查室"].append(line)
             if s.key_supervision and not _unit_progress_since(db, s.id, now - timedelta(days=30)):  # type: ignore[operator]
                 sections["重点督办件30天无进展"].append(line)

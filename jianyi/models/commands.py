@@ -17,13 +17,6 @@ ContactMethod = Literal["座谈", "上门", "电话", "书面"]
 ReplyClass = Literal["A", "B", "C", "D"]
 Period = Literal["大会期间", "闭会期间"]
 
-REPLY_CLASS_LABELS = {
-    "A": "A类（所提问题已经解决或基本解决）",
-    "B": "B类（正在解决或列入计划逐步解决）",
-    "C": "C类（因条件限制需以后解决）",
-    "D": "D类（留作参考）",
-}
-
 
 class InputError(ValueError):
     """Bad input; ``message`` is for people (Chinese), ``detail`` for developers."""

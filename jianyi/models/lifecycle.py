@@ -280,6 +280,24 @@ ROLE_RULES: dict[str, tuple[Role, ...]] = {
     "recompute_deadlines": (Role.ADMIN,),
 }
 HUMAN_ACTIONS = tuple(a for a, roles in ROLE_RULES.items() if Role.SYSTEM not in roles)
+# Who may enter a step that happened on paper (补录): dated when it happened, for someone else.
+BACKFILL_ROLES = (Role.ADMIN,)
+
+
+def check_backfill(role: Role | str) -> None:
+    """Refuse a backdated or on-behalf step from anyone but an admin."""
+    if role not in BACKFILL_ROLES:
+        raise Refused("role_not_allowed", "只有系统管理员可以补录（代为登记或指定发生时间）")
+
+
+def check_submission(actor: str, role: Role | str, lead_deputy: str) -> None:
+    """提: the lead deputy submits; an admin may enter a paper submission (补录)."""
+    if role in BACKFILL_ROLES:
+        return
+    if role != Role.DEPUTY:
+        raise Refused("role_not_allowed", "只有代表可以提出建议（系统管理员可以补录）")
+    if actor != lead_deputy:
+        raise Refused("not_lead_deputy", f"建议应由领衔代表（{lead_deputy}）提出，「{actor}」不能代为提出")
 
 _OPEN = [s.value for s in OPEN_STATES]
 _WORKING = [State.ASSIGNED, State.ADJUSTMENT_REQUESTED, State.HANDLING, State.REPLY_REVIEW, State.REHANDLING]

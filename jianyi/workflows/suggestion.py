@@ -35,13 +35,16 @@ with workflow.unsafe.imports_passed_through():
     from jianyi.models.lifecycle import (
         AWAITING_REPLY,
         HANDLING_STATES,
+        HUMAN_ACTIONS,
         ROLE_LABELS,
+        ROLE_RULES,
         Decision,
         Facts,
         Lifecycle,
         Refused,
         Role,
         State,
+        check_backfill,
     )
     from jianyi.models.policy import Policy, at_hour, china_day, end_of_day, overdue_repeats
     from jianyi.workflows import search
@@ -182,7 +185,7 @@ class SuggestionWorkflow:
 
     def _check(self, action: str, request: ActionRequest) -> tuple[Facts, dict[str, Any], datetime]:
         """Everything that may refuse an action, without changing anything."""
-        if action == "expire_evaluation" or request.role == Role.SYSTEM:
+        if request.role == Role.SYSTEM or (action in ROLE_RULES and action not in HUMAN_ACTIONS):
             raise refuse("role_not_allowed", "系统操作不能由人发起")
         try:
             payload = parse_payload(action, request.payload).model_dump(mode="json")
@@ -193,8 +196,10 @@ class SuggestionWorkflow:
             raise refuse("unknown_role", f"未知的角色「{request.role}」") from None
         principal, effective = request.actor, workflow.now()
         if request.on_behalf_of or request.effective_at:
-            if role is not Role.ADMIN:
-                raise refuse("role_not_allowed", "只有系统管理员可以补录（代为登记或指定发生时间）")
+            try:
+                check_backfill(role)
+            except Refused as exc:
+                raise refuse(exc.code, exc.message) from None
             principal, role = self._behalf(request.on_behalf_of)
             effective = request.effective_at or effective
             if effective > workflow.now():
