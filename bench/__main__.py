@@ -26,7 +26,8 @@ from zoneinfo import ZoneInfo
 from bench.lifecycles import bench_lifecycles, settings_from_env
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.lifecycle import Facts, Lifecycle, Refused, Role, State
-from jianyi.models.policy import Deadline, Policy, compute
+from jianyi.models.policy import ComputedDeadline as Deadline
+from jianyi.models.policy import Policy, compute
 
 CST = ZoneInfo("Asia/Shanghai")
 YEARLY_VOLUME = 9_000  # suggestions a year at the national congress (order of magnitude)

@@ -29,6 +29,8 @@ UNITS = (
 DEPUTIES = ("杨永兵", "刘正心", "饶满琳", "王琨", "楚俊", "彭克军", "李明泉", "胡家胜", "汪琳", "陈遥", "韩文亮")
 ADMIN = "系统管理员"
 OFFICE = "congress_office:区人大常委会代表工作委员会"
+# 督办人: members of the chairpersons' meeting and committee heads who follow key items
+SUPERVISORS = {"王琨": "区人大常委会副主任", "楚俊": "区人大常委会财政经济工作委员会主任"}
 GOV = "government_office:区政府办公室"
 
 Step = tuple[str, str, int, dict[str, Any]]  # action, role:name, days ago, payload
@@ -83,7 +85,7 @@ def cases(today: datetime) -> list[tuple[dict[str, Any], int, list[Step]]]:
           ("evaluate", "deputy:李明泉", 80, {"work": "不满意", "result": "不满意", "comment": "跨区协调仍无进展。"})]),
         ({"number": "闭会第3号", "title": "关于解决好杨园街道国棉社区锦绣家园9号楼下水网管堵塞问题的建议", "lead_deputy": "胡家胜", "category": "环境提升"}, 75,
          [*assign(70, "区水务局", ["杨园街道办事处"]), sign(69, "区水务局"),
-          ("mark_key", OFFICE, 60, {"key": True, "supervisor": "区人大常委会代表工作委员会"})]),
+          ("mark_key", OFFICE, 60, {"key": True, "supervisor": "王琨"})]),
         ({"number": "第169号", "title": "关于推进中小学全面实施午休‘舒心躺睡’工程全面落地实施的建议", "lead_deputy": "汪琳", "category": "民生保障"}, 30,
          [*assign(20, "区教育局")]),
         ({"number": "第94号", "title": "关于发挥汉剧国家级非遗项目力量的建议", "lead_deputy": "陈遥", "co_signers": ["韩文亮"], "category": "民生保障"}, 200,
@@ -101,6 +103,8 @@ def load_directory(settings: Settings) -> None:
         directory.add_unit(url, name, email=f"{name}@wuchang.example", kind="办公室" if name in OFFICES else "政府部门")
     for name in DEPUTIES:
         directory.add_deputy(url, name, email=f"{name}@deputy.wuchang.example")
+    for name, title in SUPERVISORS.items():
+        directory.add_supervisor(url, name, title, email=f"{name}@supervisor.wuchang.example")
 
 
 async def load_demo(client: Client, settings: Settings) -> str:

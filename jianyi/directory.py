@@ -7,11 +7,19 @@ from datetime import UTC, date, datetime
 
 from sqlmodel import select
 
-from jianyi.activities.channels import check_contact
-from jianyi.models.calendar import parse_calendar_file
+from jianyi.adminlog import record_admin_event
+from jianyi.models.calendar import missing_holidays, parse_calendar_file
 from jianyi.models.commands import InputError
+from jianyi.models.contacts import check_contact
 from jianyi.models.db import session_for, to_db
-from jianyi.models.tables import CalendarOverride, CalendarYear, Deputy, HandlingUnit, Session
+from jianyi.models.tables import (
+    CalendarOverride,
+    CalendarYear,
+    Deputy,
+    HandlingUnit,
+    Session,
+    Supervisor,
+)
 
 
 def add_unit(
@@ -23,6 +31,7 @@ def add_unit(
     *,
     webhook_url: str = "",
     phone: str = "",
+    actor: str = "系统管理员",
 ) -> None:
     """Register (or replace) a unit; ``channel`` says how its notices go (email / wecom / dingtalk / webhook / sms)."""
     name = name.strip()
@@ -35,6 +44,7 @@ def add_unit(
         row.email, row.kind, row.channel = email, kind, channel
         row.webhook_url, row.phone = webhook_url, phone
         db.add(row)
+        record_admin_event(db, actor, "admin", "directory_unit", {"name": name, "kind": kind, "channel": channel})
         db.commit()
 
 
@@ -47,6 +57,7 @@ def add_deputy(
     *,
     channel: str = "email",
     webhook_url: str = "",
+    actor: str = "系统管理员",
 ) -> None:
     name = name.strip()
     if not name:
@@ -58,15 +69,40 @@ def add_deputy(
         row.email, row.phone, row.constituency = email, phone, constituency
         row.channel, row.webhook_url = channel, webhook_url
         db.add(row)
+        record_admin_event(db, actor, "admin", "directory_deputy", {"name": name, "channel": channel})
         db.commit()
 
 
-def add_session(url: str, code: str, name: str, opened_on: date | None = None) -> None:
+def add_session(url: str, code: str, name: str, opened_on: date | None = None, actor: str = "系统管理员") -> None:
     with session_for(url) as db:
         row = db.exec(select(Session).where(Session.code == code)).first() or Session(code=code, name=name)
         row.name, row.opened_on = name, opened_on
         db.add(row)
+        record_admin_event(db, actor, "admin", "directory_session", {"code": code, "name": name})
         db.commit()
+
+
+def add_supervisor(
+    url: str, name: str, title: str = "", email: str = "", phone: str = "", *,
+    channel: str = "email", webhook_url: str = "", actor: str = "系统管理员",
+) -> None:
+    """Register (or replace) a supervisor (督办人) who may be assigned key-supervision items."""
+    name = name.strip()
+    if not name:
+        raise InputError("督办人姓名不能为空")
+    channel, webhook_url = channel.strip() or "email", webhook_url.strip()
+    check_contact(channel, email, webhook_url, phone)
+    with session_for(url) as db:
+        row = db.exec(select(Supervisor).where(Supervisor.name == name)).first() or Supervisor(name=name)
+        row.title, row.email, row.phone, row.channel, row.webhook_url = title, email, phone, channel, webhook_url
+        db.add(row)
+        record_admin_event(db, actor, "admin", "directory_supervisor", {"name": name, "title": title, "channel": channel})
+        db.commit()
+
+
+def supervisor_exists(url: str, name: str) -> bool:
+    with session_for(url) as db:
+        return bool(name) and db.exec(select(Supervisor).where(Supervisor.name == name)).first() is not None
 
 
 def unknown_units(url: str, names: Iterable[str]) -> list[str]:
@@ -88,12 +124,19 @@ def session_exists(url: str, code: str) -> bool:
         return db.exec(select(Session).where(Session.code == code)).first() is not None
 
 
-def load_calendar_file(url: str, text: str, source: str) -> list[int]:
-    """Load an admin calendar file (holidays and 调休 days for whole years); returns the years."""
+def load_calendar_file(url: str, text: str, source: str, actor: str = "系统管理员") -> list[int]:
+    """Load an admin calendar file (holidays and 调休 days for whole years); returns the years.
+
+    A file must cover whole years: each year's State Council holidays, or it is refused whole.
+    """
     try:
         overrides, years = parse_calendar_file(text)
     except ValueError as exc:
         raise InputError(str(exc)) from None
+    for year in sorted(years):
+        missing = missing_holidays(overrides, year)
+        if missing:
+            raise InputError(f"日历文件未覆盖{year}年全年：缺少{'、'.join(missing)}的放假安排（应包含国务院通知的全部节假日）")
     with session_for(url) as db:
         for o in overrides:
             row = db.get(CalendarOverride, o.day) or CalendarOverride(day=o.day, workday=o.workday)
@@ -103,5 +146,6 @@ def load_calendar_file(url: str, text: str, source: str) -> list[int]:
             row = db.get(CalendarYear, y) or CalendarYear(year=y, loaded_at=to_db(datetime.now(UTC)))
             row.source, row.loaded_at = source, to_db(datetime.now(UTC))
             db.add(row)
+        record_admin_event(db, actor, "admin", "calendar_load", {"source": source, "years": sorted(years), "days": len(overrides)})
         db.commit()
     return sorted(years)

@@ -11,18 +11,24 @@ from typing import Any
 
 from sqlmodel import select
 
-from jianyi.activities.calendar import load_calendar
-from jianyi.activities.records import GENESIS, event_hash, hashed_fields
-from jianyi.models.db import session_for, to_db
+from jianyi.adminlog import CHAIN
+from jianyi.models.actions import label as action_label
+from jianyi.models.agenda import AGENDA_LABELS
+from jianyi.models.audit import GENESIS, event_hash, hashed_fields
+from jianyi.models.db import load_calendar, session_for, to_db
 from jianyi.models.lifecycle import (
-    ACTION_LABELS,
-    AWAITING_REPLY,
     ROLE_LABELS,
     STATE_LABELS,
     TERMINAL,
-    State,
 )
 from jianyi.models.policy import CST, china_day, due_text
+from jianyi.models.stuck import (
+    is_overdue_row,
+    not_assigned_in_time,
+    unsigned_past_window,
+    waiting_for_evaluation,
+    with_supervision_office,
+)
 from jianyi.models.tables import AuditEvent, Outbox, Suggestion
 
 
@@ -41,27 +47,6 @@ class StuckCase:
         return asdict(self)
 
 
-# What makes a case stuck, read from its projection at ``now`` (used by `stuck` and the daily digest).
-def is_overdue(s: Suggestion, now: datetime) -> bool:
-    return s.state in AWAITING_REPLY and s.reply_due is not None and s.reply_due < now
-
-
-def unsigned_past_window(s: Suggestion, now: datetime) -> bool:
-    return s.state == State.ASSIGNED and s.sign_due is not None and s.sign_due < now
-
-
-def not_assigned_in_time(s: Suggestion, now: datetime) -> bool:
-    return s.state == State.REGISTERED and s.assign_due is not None and s.assign_due < now
-
-
-def waiting_for_evaluation(s: Suggestion) -> bool:
-    return s.state == State.REPLIED
-
-
-def with_supervision_office(s: Suggestion) -> bool:
-    return s.state == State.ESCALATED
-
-
 def stuck_cases(url: str, now: datetime, unit: str | None = None) -> list[StuckCase]:
     """Overdue, unsigned past the window, waiting for evaluation, escalated, not assigned in time."""
     now = to_db(now)  # type: ignore[assignment]
@@ -72,7 +57,7 @@ def stuck_cases(url: str, now: datetime, unit: str | None = None) -> list[StuckC
             q = q.where(Suggestion.lead_unit == unit)
         for s in db.exec(q.order_by(Suggestion.session, Suggestion.id)):
             reasons: list[str] = []
-            if is_overdue(s, now):
+            if is_overdue_row(s, now):
                 reasons.append(f"逾期未答复（已逾期{(now - s.reply_due).days}天）")  # type: ignore[operator]
             if unsigned_past_window(s, now):
                 reasons.append("超过签收期限未签收")
@@ -155,11 +140,8 @@ def describe_event(entry: TimelineEntry) -> str:
 
 def _describe(entry: TimelineEntry) -> str:
     if entry.action == "agenda":
-        from jianyi.activities.messages import TEMPLATES
-
         kind = entry.detail.get("kind", "")
-        label = TEMPLATES.get(kind, (kind,))[0].split("（")[0]
-        text = f"系统：{label}"
+        text = f"系统：{AGENDA_LABELS.get(kind, kind)}"
         if entry.detail.get("skipped"):
             text += f"（同时跳过{len(entry.detail['skipped'])}条过时提醒）"
         return text
@@ -171,7 +153,7 @@ def _describe(entry: TimelineEntry) -> str:
     change = ""
     if entry.from_state != entry.to_state:
         change = f"：{STATE_LABELS.get(entry.from_state, entry.from_state or '—')} → {STATE_LABELS.get(entry.to_state, entry.to_state)}"
-    return f"{who}{ACTION_LABELS.get(entry.action, entry.action)}{change}"
+    return f"{who}{action_label(entry.action, entry.detail)}{change}"
 
 
 @dataclass
@@ -183,29 +165,42 @@ class ChainBreak:
 
 
 def verify_audit(url: str) -> tuple[int, int, list[ChainBreak]]:
-    """Check every suggestion's hash chain; returns (suggestions, events, the first break of each)."""
-    breaks: list[ChainBreak] = []
+    """Check every chain (each suggestion's and the admin log) and each suggestion's recorded head.
+
+    Returns (suggestions, events, the first break of each chain).
+    """
     chains: dict[str, list[AuditEvent]] = {}
     with session_for(url) as db:
         for e in db.exec(select(AuditEvent).order_by(AuditEvent.suggestion_id, AuditEvent.seq)):
             chains.setdefault(e.suggestion_id, []).append(e)
-    total = 0
-    for sid, events in chains.items():
-        prev = GENESIS
-        for expected_seq, e in enumerate(events, start=1):
-            total += 1
-            problem = ""
-            if e.seq != expected_seq:
-                problem = f"序号不连续：应为 {expected_seq}，实为 {e.seq}（有事件被删除或插入）"
-            elif e.prev_hash != prev:
-                problem = "与上一事件的哈希不衔接（上一事件被修改、删除或替换）"
-            elif event_hash(e.prev_hash, hashed_fields(e)) != e.hash:
-                problem = "事件内容与其哈希不符（该事件被修改）"
-            if problem:
-                breaks.append(ChainBreak(sid, e.seq, e.id, problem))
-                break
-            prev = e.hash
-    return len(chains), total, breaks
+        heads = {s.id: (s.chain_seq, s.chain_hash) for s in db.exec(select(Suggestion))}
+    breaks = [b for sid, events in chains.items() if (b := _chain_break(sid, events, heads.get(sid)))]
+    breaks += [
+        ChainBreak(sid, seq, None, f"审计记录缺失：建议记录的链头为第{seq}号事件，审计表中却没有任何事件")
+        for sid, (seq, _) in heads.items()
+        if seq and sid not in chains
+    ]
+    suggestions = len([sid for sid in chains if sid != CHAIN])
+    return suggestions, sum(len(v) for v in chains.values()), breaks
+
+
+def _chain_break(sid: str, events: list[AuditEvent], head: tuple[int, str] | None) -> ChainBreak | None:
+    prev = GENESIS
+    for expected_seq, e in enumerate(events, start=1):
+        problem = ""
+        if e.seq != expected_seq:
+            problem = f"序号不连续：应为 {expected_seq}，实为 {e.seq}（有事件被删除或插入）"
+        elif e.prev_hash != prev:
+            problem = "与上一事件的哈希不衔接（上一事件被修改、删除或替换）"
+        elif event_hash(e.prev_hash, hashed_fields(e)) != e.hash:
+            problem = "事件内容与其哈希不符（该事件被修改）"
+        if problem:
+            return ChainBreak(sid, e.seq, e.id, problem)
+        prev = e.hash
+    last = events[-1]
+    if head and head[0] and (head[0], head[1]) != (last.seq, last.hash):
+        return ChainBreak(sid, last.seq, last.id, f"链头不符：建议记录的最后事件为第{head[0]}号，审计表的最后事件为第{last.seq}号（末尾事件被删除或改写）")
+    return None
 
 
 def outbox_rows(url: str, failed_only: bool = False, suggestion_id: str | None = None) -> list[Outbox]:

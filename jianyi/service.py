@@ -27,16 +27,19 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from jianyi import directory
+from jianyi.models.actions import Action, decode, unit_names
+from jianyi.models.actions import label as action_label
 from jianyi.models.case import CaseState
 from jianyi.models.commands import (
-    UNIT_FIELDS,
     ActionRequest,
     InputError,
-    parse_payload,
+    parse_number,
     parse_submit,
+    suggestion_workflow_id,
 )
-from jianyi.models.lifecycle import ACTION_LABELS, Refused, Role, check_backfill, check_submission
+from jianyi.models.lifecycle import Refused, Role, check_backfill, check_submission
 from jianyi.models.policy import Policy
+from jianyi.models.states import TERMINAL_VALUES
 from jianyi.settings import Settings
 from jianyi.workflows import search
 from jianyi.workflows.suggestion import StartCase, SuggestionWorkflow
@@ -55,9 +58,16 @@ class Engine:
         self.policy = policy or Policy()
 
     async def submit(
-        self, data: dict[str, Any], actor: str, role: str = Role.DEPUTY, effective_at: datetime | None = None
+        self,
+        data: dict[str, Any],
+        actor: str,
+        role: str = Role.DEPUTY,
+        effective_at: datetime | None = None,
+        via: str = "cli",
     ) -> str:
         sub = parse_submit(data)
+        if sub.lead_deputy in sub.co_signers or len(set(sub.co_signers)) != len(sub.co_signers):
+            raise InputError("附议代表不能与领衔代表相同，也不能重复")
         url = self.settings.db_url
         # directory look-ups are blocking SQLite calls: keep them off the event loop (a worker may share it)
         if not await asyncio.to_thread(directory.session_exists, url, sub.session):
@@ -80,6 +90,7 @@ class Engine:
             congress_office=self.settings.congress_office,
             government_office=self.settings.government_office,
             supervision_office=self.settings.supervision_office,
+            via=via,
         )
         try:
             await self.client.start_workflow(
@@ -104,18 +115,13 @@ class Engine:
         payload: dict[str, Any] | None = None,
         on_behalf_of: str = "",
         effective_at: datetime | None = None,
+        via: str = "cli",
     ) -> CaseState:
-        payload = payload or {}
-        parsed = parse_payload(action, payload)
-        names: list[str] = []
-        for fieldname in UNIT_FIELDS.get(action, ()):
-            value = getattr(parsed, fieldname, None)
-            names += value if isinstance(value, list) else [value] if value else []
-        missing = await asyncio.to_thread(directory.unknown_units, self.settings.db_url, names) if names else []
-        if missing:
-            raise InputError(f"未知的承办单位：{'、'.join(missing)}")
+        payload = {} if payload is None else payload
+        parsed = decode(action, payload)
+        await self._check_references(suggestion_id, action, parsed)
         request = ActionRequest(
-            actor=actor, role=role, payload=payload, on_behalf_of=on_behalf_of, effective_at=effective_at
+            actor=actor, role=role, payload=parsed.model_dump(mode="json"), on_behalf_of=on_behalf_of, effective_at=effective_at, via=via
         )
         handle = self.client.get_workflow_handle(normalise_id(suggestion_id))
         try:
@@ -123,9 +129,39 @@ class Engine:
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise InputError(message, f"{ACTION_LABELS.get(action, action)}: {cause!r}") from None
+            raise InputError(message, f"{action_label(action)}: {cause!r}") from None
         except RPCError as exc:
             raise await _update_error(handle, exc, suggestion_id) from None
+
+    async def _check_references(self, suggestion_id: str, action: str, parsed: Any) -> None:
+        """What the workflow cannot see: the directory, and the other suggestion a merge names."""
+        url = self.settings.db_url
+        names = unit_names(action, parsed)
+        missing = await asyncio.to_thread(directory.unknown_units, url, names) if names else []
+        if missing:
+            raise InputError(f"未知的承办单位：{'、'.join(missing)}")
+        if action == Action.MARK_KEY and parsed.key and not await asyncio.to_thread(directory.supervisor_exists, url, parsed.supervisor):
+            raise InputError(f"「{parsed.supervisor or '（未填写）'}」不是已登记的督办人，请先由管理员登记（jianyi admin supervisor）")
+        if action == Action.REVIEW and parsed.decision == "merge":
+            parsed.merge_into = await self._merge_target_id(suggestion_id, parsed.merge_into)
+            await self._check_merge_target(normalise_id(suggestion_id), parsed.merge_into)
+
+    async def _merge_target_id(self, source: str, target: str) -> str:
+        """``第12号`` names a suggestion of the same session; an id names any."""
+        if parse_number(target):
+            session = (await self.view(source)).submission.session
+            return suggestion_workflow_id(session, target)
+        return normalise_id(target)
+
+    async def _check_merge_target(self, source: str, target: str) -> None:
+        if target == source:
+            raise InputError("不能把建议并入它自己")
+        try:
+            case = await self.view(target)
+        except InputError:
+            raise InputError(f"并入的建议「{target}」不存在") from None
+        if case.state in TERMINAL_VALUES:
+            raise InputError(f"并入的建议「{target}」已{case.state_label}，不能再并入")
 
     async def recompute_open(self, actor: str, reason: str) -> list[tuple[str, list[str]]]:
         """Recompute the deadlines of every open suggestion (after a calendar or policy change).
@@ -135,11 +171,10 @@ class Engine:
         from sqlmodel import select
 
         from jianyi.models.db import session_for
-        from jianyi.models.lifecycle import TERMINAL
         from jianyi.models.tables import Suggestion
 
         with session_for(self.settings.db_url) as db:
-            open_ids = list(db.exec(select(Suggestion.id).where(Suggestion.state.not_in([str(s) for s in TERMINAL]))))  # type: ignore[attr-defined]
+            open_ids = list(db.exec(select(Suggestion.id).where(Suggestion.state.not_in(TERMINAL_VALUES))))  # type: ignore[attr-defined]
         out: list[tuple[str, list[str]]] = []
         for sid in open_ids:
             before = (await self.view(sid)).deadlines

@@ -34,6 +34,7 @@ UNITS = {
     "区政府督查室": "duchashi@example.gov",
 }
 DEPUTIES = ["杨永兵", "刘正心", "饶满琳", "胡家胜", "王琨", "楚俊"]
+SUPERVISORS = {"王琨": "区人大常委会副主任", "楚俊": "区人大财经工委主任"}
 FIRST = {
     "session": "16-3",
     "number": "第40号",
@@ -52,6 +53,8 @@ def seed_directory(settings: Settings) -> None:
         directory.add_unit(url, name, email)
     for name in DEPUTIES:
         directory.add_deputy(url, name, email=f"{name}@deputy.example")
+    for name, title in SUPERVISORS.items():
+        directory.add_supervisor(url, name, title, email=f"{name}@supervisor.example")
 
 
 def who(spec: str) -> tuple[str, str]:

@@ -385,8 +385,15 @@ def test_overrides_without_loading_the_year_keep_it_provisional() -> None:
     assert compute("sign", at(2026, 12, 28), POLICY, cal).provisional is True
 
 
-def test_an_escalation_counted_into_a_year_without_data_is_provisional() -> None:
+def test_a_certain_deadline_whose_escalation_date_is_provisional_says_exactly_that() -> None:
     d = compute("reply", at(2026, 9, 20), POLICY, CAL)
     assert d.last_day == date(2026, 12, 21)
     assert d.escalate_at == end_of_day(date(2027, 1, 4))  # 1 January guessed as a working day
-    assert d.provisional is True
+    assert d.provisional is False  # its own last day lies in 2026, which has data
+    assert d.escalation_provisional is True
+    assert "本期限已确定" in d.explanation and "移交督查室的日期（2027-01-04 24:00）" in d.explanation
+
+
+def test_provisional_marks_a_deadline_only_when_its_own_last_day_lacks_calendar_data() -> None:
+    assert compute("reply", at(2026, 11, 20), POLICY, CAL).provisional is True  # ends in February 2027
+    assert compute("sign", at(2026, 11, 2), POLICY, CAL).provisional is False

@@ -35,7 +35,7 @@ from temporalio.exceptions import ApplicationError
 from jianyi import directory
 from jianyi.activities.channels import SettingError, validate_channels
 from jianyi.activities.notify import NotifyActivities
-from jianyi.activities.records import _address
+from jianyi.activities.outbox import address_of as _address
 from jianyi.mailcatcher import MailCatcher
 from jianyi.models.commands import InputError
 from jianyi.models.db import session_for

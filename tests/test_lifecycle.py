@@ -67,7 +67,7 @@ def refusal(state: State, action: str, f: Facts) -> Refused:
 
 # -- the table of DESIGN §2 -----------------------------------------------------------------
 # (action, destination); a destination equal to the source is an internal step (state stays).
-INTERNAL = ("remark", "mark_key", "recompute_deadlines")
+INTERNAL = ("remark", "mark_key", "recompute_deadlines", "act_on_escalation")
 EXITS: dict[State, set[tuple[str, State]]] = {
     S.SUBMITTED: {
         ("review", S.REGISTERED),
@@ -194,7 +194,7 @@ REACH: list[tuple[State, str, Facts, State]] = [
     (S.FOLLOW_UP, "fulfil_commitment", facts(Role.UNIT, open_commitments=[2], payload={"number": 2}), S.CLOSED),
     (S.FOLLOW_UP, "report_progress", facts(Role.UNIT, open_commitments=[2], payload={"number": 2}), S.FOLLOW_UP),
 ] + [
-    (state, action, facts(role), state)
+    (state, action, facts(role, key_supervision=True, supervisor=PRINCIPALS[role], open_escalation=True), state)
     for state in OPEN_STATES
     for action in INTERNAL
     for role in ROLE_RULES[action]
@@ -344,7 +344,7 @@ def test_withdraw_after_reply() -> None:
     for state in (S.REHANDLING, S.REPLY_REVIEW):
         r = refusal(state, "withdraw", facts(Role.DEPUTY, round=2, replied_ever=True))
         assert r.code == "already_replied"
-        assert r.message == "建议已经答复，不能再撤回"
+        assert r.message == "答复已送达代表，不能再撤回"
     for state in (S.FOLLOW_UP, S.ESCALATED, S.CLOSED):
         assert refusal(state, "withdraw", facts(Role.DEPUTY, replied_ever=True)).code == "illegal_state"
 
@@ -523,7 +523,7 @@ def test_decide_and_apply_agree_everywhere() -> None:
         (S.REPLIED, Role.SYSTEM, ["expire_evaluation"]),
         (S.REPLIED, Role.UNIT, []),
         (S.REHANDLING, Role.UNIT, ["record_contact", "co_opinion", "reply"]),
-        (S.ESCALATED, Role.SUPERVISION_OFFICE, ["remark", "resolve_escalation"]),
+        (S.ESCALATED, Role.SUPERVISION_OFFICE, ["remark", "resolve_escalation", "act_on_escalation"]),
         (S.FOLLOW_UP, Role.UNIT, ["fulfil_commitment", "report_progress"]),
         (S.FOLLOW_UP, Role.SUPERVISOR, ["remark"]),
     ],

@@ -332,7 +332,8 @@ async def test_commitment_not_fulfilled_by_its_date_is_escalated(env, engine, se
     assert rows(settings, Escalation, sid) == []
     await skip_past(env, missed_at)
     assert [r.due_at for r in reminders(settings, sid, "commitment_missed")] == [missed_at]
-    assert sorted(o.recipient for o in outbox(settings, sid, "commitment_missed")) == sorted(["区政府督查室", LEAD])
+    # 督查室 is asked to act; the unit and the congress office hear it too
+    assert sorted(o.recipient for o in outbox(settings, sid, "commitment_missed")) == sorted(["区政府督查室", LEAD, OFFICE])
     assert [e.reason for e in rows(settings, Escalation, sid)] == ["承诺事项逾期未兑现"]
     assert [c.status for c in rows(settings, Commitment, sid)] == ["逾期"]
     case = await engine.view(sid)
@@ -373,21 +374,23 @@ async def test_backfilled_overdue_case_sends_only_the_latest_notice_of_each_kind
     await skip_past(env, case.agenda_hold_until)
 
     week = timedelta(days=7)
-    weeks_over = int((case.agenda_hold_until - reply.due_at) / week)
     fired = {r.kind: r for r in rows(settings, Reminder, sid) if not r.skipped}
-    assert set(fired) == {"sign_overdue", "overdue_escalation", "overdue_repeat"}
+    # a case found overdue late still gets its first overdue notice (to the unit and the office) …
+    assert set(fired) == {"sign_overdue", "overdue_escalation", "overdue"}
     assert fired["sign_overdue"].due_at == sign.due_at
     assert fired["overdue_escalation"].due_at == reply.escalate_at
-    assert fired["overdue_repeat"].due_at == reply.due_at + weeks_over * week
+    assert fired["overdue"].due_at == reply.due_at
+    assert sorted(o.recipient for o in outbox(settings, sid, "overdue")) == sorted([LEAD, OFFICE])
     stale = sorted((r.kind, r.due_at) for r in rows(settings, Reminder, sid) if r.skipped)
-    assert stale == sorted(
-        [("deadline_reminder", t) for t in reply.reminders]
-        + [("overdue", reply.due_at)]
-        + [("overdue_repeat", reply.due_at + k * week) for k in range(1, weeks_over)]
-    )
-    assert {o.kind for o in outbox(settings, sid)} == {"assigned", "sign_overdue", "overdue_escalation", "overdue_repeat"}
+    assert stale == sorted(("deadline_reminder", t) for t in reply.reminders)
+    assert {o.kind for o in outbox(settings, sid)} == {"assigned", "sign_overdue", "overdue_escalation", "overdue"}
     by_kind = {e.payload["kind"]: e.payload["skipped"] for e in audit(settings, sid) if e.action == "agenda"}
     assert by_kind["sign_overdue"] == [] and by_kind["overdue_escalation"] == []
-    assert len(by_kind["overdue_repeat"]) == len(stale)
+    assert len(by_kind["overdue"]) == len(stale)
+    # … and the weekly repeats count from when it was sent
+    noticed = (await engine.view(sid)).overdue_noticed_at
+    assert noticed is not None and noticed >= case.agenda_hold_until
+    await skip_past(env, noticed + week)
+    assert [r.due_at for r in rows(settings, Reminder, sid) if r.kind == "overdue_repeat"] == [noticed + week]
     case = await engine.view(sid)
     assert (case.overdue, case.escalation_count) == (True, 1)

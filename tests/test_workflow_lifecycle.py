@@ -116,7 +116,8 @@ async def _to_escalation(engine, settings, sid: str) -> None:
     assert (case.state, case.round, case.escalation_count) == ("escalated", 2, 1)
     [escalation] = rows(settings, Escalation, sid)
     assert escalation.reason.startswith("评价不满意") and escalation.resolved_at is None
-    assert [o.recipient for o in outbox(settings, sid, "escalated")] == ["区政府督查室"]
+    # 督查室 has something to do; the unit and the congress office hear of it too
+    assert [o.recipient for o in outbox(settings, sid, "escalated")] == ["区政府督查室", "区地方金融工作局", "区人大常委会代表工作委员会"]
 
 
 async def test_unsatisfied_in_the_last_round_escalates_to_supervision_office_which_orders_round_three(env, engine, settings):
@@ -165,14 +166,20 @@ async def test_deputy_withdraws_before_the_reply_and_the_units_are_told(env, eng
     assert audit(settings, sid)[-1].to_state == "withdrawn"
 
 
-async def test_withdrawal_after_the_reply_is_refused_and_the_case_goes_on(env, engine, settings):
+async def test_withdrawal_is_possible_until_an_approved_reply_reaches_the_deputy(env, engine, settings):
     sid = await submit_and_assign(engine)
     await do(engine, sid, "sign", UNIT)
     await do(engine, sid, "record_contact", UNIT, method="电话", on="2026-11-20")
     await do(engine, sid, "reply", UNIT, reply_class="A", text="已解决。", signed_by="局长 张三")
-    with pytest.raises(InputError, match="建议已经答复，不能再撤回"):  # in review: the reply exists
-        await do(engine, sid, "withdraw", DEPUTY, reason="想撤回")
-    await do(engine, sid, "review_reply", GOV, decision="approve")
+    case = await do(engine, sid, "withdraw", DEPUTY, reason="问题已自行解决")  # a draft in review has not reached the deputy
+    assert (case.state, case.outcome) == ("withdrawn", "已撤回")
+    await finish(env, sid)
+
+
+async def test_withdrawal_after_the_reply_is_refused_and_the_case_goes_on(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    await do(engine, sid, "sign", UNIT)
+    await reply_and_approve(engine, sid)
     with pytest.raises(InputError, match="不能撤回"):  # delivered: no withdrawal from 已答复
         await do(engine, sid, "withdraw", DEPUTY, reason="想撤回")
     case = await do(engine, sid, "evaluate", DEPUTY, work="满意", result="满意")
@@ -251,7 +258,9 @@ async def test_every_notice_is_delivered_once_by_email_to_its_recipient(env, eng
     assert to("assigned") == ["jinrong@example.gov", "keji@example.gov"]
     assert to("co_opinion") == ["jinrong@example.gov"]
     assert to("reply_review_needed") == ["zhengfuban@example.gov"]
-    assert to("evaluation_request") == sorted(f"{n}@deputy.example" for n in ("杨永兵", "刘正心", "饶满琳"))
+    # only the lead deputy is asked to evaluate; the co-signers receive the reply
+    assert to("evaluation_request") == ["杨永兵@deputy.example"]
+    assert to("reply_delivered") == sorted(f"{n}@deputy.example" for n in ("刘正心", "饶满琳"))
     assigned = next(r for r in received if r.key.split("|")[1] == "assigned" and r.to == ["jinrong@example.gov"])
     assert "交办通知" in assigned.subject and "第40号" in assigned.subject
     assert "主办" in assigned.body and "签收" in assigned.body
@@ -321,6 +330,7 @@ async def test_an_action_arriving_with_the_submission_is_recorded_after_it(env, 
     ],
 )
 async def test_review_may_merge_or_not_register_and_the_case_ends_there(env, engine, settings, decision, extra, state, outcome):
+    await engine.submit(suggestion(settings, number="第12号", title="关于金融服务的建议"), "杨永兵")
     sid = await engine.submit(suggestion(settings), "杨永兵")
     case = await do(engine, sid, "review", CONGRESS, decision=decision, **extra)
     assert (case.state, case.outcome) == (state, outcome)

@@ -38,13 +38,11 @@ from urllib.parse import urlsplit
 import aiosmtplib
 import httpx
 
-from jianyi.activities.messages import CHANNEL_LABELS, TemplateError, templates_for
-from jianyi.models.commands import InputError
+from jianyi.activities.messages import TemplateError, templates_for
+from jianyi.models.contacts import CHANNELS, WEBHOOK_CHANNELS, check_contact, contact_address  # noqa: F401
 from jianyi.models.tables import Outbox
 from jianyi.settings import SettingError
 
-CHANNELS = tuple(CHANNEL_LABELS)  # email, wecom, dingtalk, webhook, sms
-WEBHOOK_CHANNELS = ("wecom", "dingtalk", "webhook")
 SMTP_SECURITY = ("none", "starttls", "tls")
 WEBHOOK_FORMATS = ("generic", "wecom", "dingtalk")
 ROBOT_MSGTYPES = ("markdown", "text")
@@ -84,30 +82,6 @@ def outbox_key(row: Outbox) -> str:
 def message_id(row: Outbox) -> str:
     """The same Message-ID for every attempt, so a mail system can drop a repeat."""
     return f"<{outbox_key(row)}@jianyi>"
-
-
-def contact_address(channel: str, email: str = "", webhook_url: str = "", phone: str = "") -> str:
-    """The address a unit's or deputy's record gives for ``channel`` ("" when it has none)."""
-    if channel == "sms":
-        return phone
-    if channel in WEBHOOK_CHANNELS:
-        return webhook_url
-    return email
-
-
-def check_contact(channel: str, email: str = "", webhook_url: str = "", phone: str = "") -> None:
-    """Refuse (in Chinese) a unit's or deputy's channel that could not be delivered to."""
-    if channel not in CHANNELS:
-        raise InputError(f"未知的通知通道「{channel}」，可选：{'、'.join(CHANNELS)}")
-    if channel in WEBHOOK_CHANNELS:
-        if not webhook_url:
-            raise InputError(f"通知通道为 {channel}（{CHANNEL_LABELS[channel]}）时必须登记机器人或 webhook 地址")
-        parts = urlsplit(webhook_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise InputError(f"webhook 地址「{webhook_url}」无效，应以 http:// 或 https:// 开头")
-    if channel == "sms":
-        if not re.fullmatch(r"\+?[0-9][0-9 -]{4,19}", phone or ""):
-            raise InputError(f"通知通道为 sms（短信）时必须登记有效的手机号，收到「{phone}」")
 
 
 def safe_url(url: str) -> str:

@@ -15,21 +15,23 @@ from sqlmodel import select
 from temporalio import activity
 
 from jianyi.activities.calendar import load_calendar
-from jianyi.activities.records import enqueue
+from jianyi.activities.outbox import enqueue
 from jianyi.models.case import MessageRequest, Recipient, Recorded
 from jianyi.models.db import session_for, to_db
-from jianyi.models.lifecycle import NEXT_STEPS, STATE_LABELS, TERMINAL
 from jianyi.models.policy import china_day, due_text
-from jianyi.models.tables import AuditEvent, Commitment, CommitmentProgress, Suggestion
-from jianyi.queries import (
-    is_overdue,
+from jianyi.models.states import NEXT_STEPS, STATE_LABELS, TERMINAL_VALUES
+from jianyi.models.stuck import (
+    is_overdue_row as is_overdue,
+)
+from jianyi.models.stuck import (
     unsigned_past_window,
     waiting_for_evaluation,
     with_supervision_office,
 )
+from jianyi.models.tables import AuditEvent, Commitment, CommitmentProgress, Suggestion
 from jianyi.settings import Settings
 
-TERMINAL_STATES = [str(s) for s in TERMINAL]
+TERMINAL_STATES = TERMINAL_VALUES
 
 
 def period_label(kind: str, period: str) -> str:
@@ -80,7 +82,7 @@ class DigestActivities:
         rows = db.exec(
             select(Commitment, Suggestion)
             .where(Commitment.suggestion_id == Suggestion.id, Commitment.status != "已兑现")
-            .where(Suggestion.state.not_in(["withdrawn", "merged", "not_registered"]))  # type: ignore[attr-defined]
+            .where(Suggestion.state.not_in([s for s in TERMINAL_VALUES if s != "closed"]))  # type: ignore[attr-defined]
             .order_by(Suggestion.id, Commitment.number)
         )
         by_unit: dict[str, list[str]] = defaultdict(list)

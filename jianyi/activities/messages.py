@@ -19,15 +19,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from jianyi.models.contacts import CHANNEL_LABELS
+
 LAYOUT_FIELDS = ("subject", "body")
 KIND_FIELDS = ("subject", "what", "next", "items", "layout")
-CHANNEL_LABELS = {
-    "email": "电子邮件",
-    "wecom": "企业微信机器人",
-    "dingtalk": "钉钉机器人",
-    "webhook": "webhook",
-    "sms": "短信",
-}
 
 
 class TemplateError(ValueError):

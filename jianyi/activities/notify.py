@@ -29,7 +29,9 @@ from jianyi.activities.channels import (
     validate_channels,
 )
 from jianyi.models.db import session_for, to_db
-from jianyi.models.tables import Outbox
+from jianyi.models.notices import stale_reason
+from jianyi.models.states import STATE_LABELS
+from jianyi.models.tables import Outbox, Suggestion
 from jianyi.settings import Settings
 
 __all__ = ["DELIVERABLE", "NotifyActivities", "message_id"]
@@ -88,9 +90,20 @@ class NotifyActivities:
         return sent
 
     def _deliverable(self, ids: list[int]) -> list[Outbox]:
+        """The rows still to send; a notice the case has moved past is marked skipped, never sent."""
         with session_for(self.settings.db_url) as db:
             q = select(Outbox).where(Outbox.id.in_(ids), Outbox.status.in_(DELIVERABLE))  # type: ignore[union-attr,attr-defined]
-            return list(db.exec(q.order_by(Outbox.id)))
+            rows, keep = list(db.exec(q.order_by(Outbox.id))), []
+            for row in rows:
+                case = db.get(Suggestion, row.suggestion_id)
+                reason = stale_reason(row.kind, case.state) if case else ""
+                if reason:
+                    row.status, row.last_error = "skipped", f"{reason}（{STATE_LABELS.get(case.state, case.state)}）"
+                    db.add(row)
+                else:
+                    keep.append(row)
+            db.commit()
+            return keep
 
     def _mark(self, row_id: int | None, status: str, error: str) -> None:
         with session_for(self.settings.db_url) as db:

@@ -163,3 +163,13 @@ def parse_calendar_file(text: str) -> tuple[list[DayOverride], set[int]]:
     if not overrides:
         raise ValueError("日历文件中没有任何日期")
     return overrides, {o.day.year for o in overrides}
+
+
+# The holidays of every State Council notice: a calendar file for a year must name each of them.
+STATUTORY_HOLIDAYS = ("元旦", "春节", "清明", "劳动节", "端午", "中秋", "国庆")
+
+
+def missing_holidays(overrides: list[DayOverride], year: int) -> list[str]:
+    """The statutory holidays of ``year`` that no rest day in ``overrides`` names."""
+    names = " ".join(o.name for o in overrides if o.day.year == year and not o.workday)
+    return [h for h in STATUTORY_HOLIDAYS if h not in names]

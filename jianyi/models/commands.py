@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -29,6 +29,9 @@ class InputError(ValueError):
 
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+P = TypeVar("P", bound=Payload)
 
 
 def _text(title: str, *, required: bool = True, max_length: int = 20000) -> Any:
@@ -79,6 +82,12 @@ def parse_number(text: str) -> tuple[str, int] | None:
     if not m:
         return None
     return ("闭会" if m.group(1) else "大会", int(m.group(2)))
+
+
+def display_number_of(workflow_id: str) -> str:
+    """``suggestion-16-3-bh33`` → 闭会第33号; ``suggestion-16-3-40`` → 第40号."""
+    tail = workflow_id.rsplit("-", 1)[-1]
+    return f"闭会第{tail[2:]}号" if tail.startswith("bh") else f"第{tail}号"
 
 
 def suggestion_workflow_id(session: str, number: str) -> str:
@@ -245,34 +254,6 @@ class ExpireIn(Payload):
     pass
 
 
-PAYLOADS: dict[str, type[Payload]] = {
-    "review": ReviewIn,
-    "resubmit": ResubmitIn,
-    "assign": AssignIn,
-    "sign": Empty,
-    "request_adjustment": AdjustmentRequestIn,
-    "decide_adjustment": AdjustmentDecisionIn,
-    "request_extension": ExtensionRequestIn,
-    "decide_extension": DecisionIn,
-    "record_contact": ContactIn,
-    "co_opinion": OpinionIn,
-    "reply": ReplyIn,
-    "review_reply": ReplyReviewIn,
-    "evaluate": EvaluateIn,
-    "remark": RemarkIn,
-    "mark_key": KeyIn,
-    "resolve_escalation": ResolveEscalationIn,
-    "fulfil_commitment": FulfilIn,
-    "withdraw": WithdrawIn,
-    "expire_evaluation": ExpireIn,
-    "report_progress": ProgressIn,
-    "recompute_deadlines": RecomputeIn,
-}
-
-# Actions whose payload names handling units (checked against the directory before sending).
-UNIT_FIELDS = {"assign": ("lead_unit", "co_handlers"), "decide_adjustment": ("lead_unit", "co_handlers")}
-
-
 class ActionRequest(BaseModel):
     """One human action sent to a suggestion's workflow as an update."""
 
@@ -280,14 +261,14 @@ class ActionRequest(BaseModel):
     role: str
     payload: dict[str, Any] = Field(default_factory=dict)
     on_behalf_of: str = ""  # admin 补录: whose paper-recorded act this is
+    via: str = "cli"  # where the action came from: cli / web / api (recorded in the audit)
     effective_at: datetime | None = None  # admin 补录: when it happened on paper
 
 
-def parse_payload(action: str, data: dict[str, Any]) -> Payload:
-    """Validate ``data`` for ``action``; InputError with a Chinese message otherwise."""
-    model = PAYLOADS.get(action)
-    if model is None:
-        raise InputError(f"未知的操作「{action}」")
+def validate_payload(model: type[P], data: Any) -> P:
+    """Validate ``data`` as ``model``; InputError with a Chinese message otherwise (once per action)."""
+    if not isinstance(data, dict):
+        raise InputError("请求内容应为字段及其取值", f"expected an object for {model.__name__}, got {type(data).__name__}")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -348,3 +329,19 @@ def _field_title(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
         inner = getattr(field.annotation, "__args__", (field.annotation,))[0]
         current = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
     return title
+
+
+class EscalationActIn(Payload):
+    """督查室 on an escalation opened without a state change (overdue reply, missed commitment)."""
+
+    decision: Literal["notice", "rectify", "close"] = Field(title="督查处理")
+    comment: str = _text("处理意见说明")
+    workdays: int = Field(0, title="整改期限（工作日）", ge=0, le=120)  # 0: the policy's default
+
+
+class MergeInInput(Payload):
+    """A suggestion merged into this one (sent by the merged suggestion's workflow)."""
+
+    source_id: str = Field(max_length=200)
+    number: str = Field(max_length=50)
+    deputies: list[str] = Field(default_factory=list)

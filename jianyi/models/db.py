@@ -11,9 +11,10 @@ from pathlib import Path
 from sqlalchemy import event, inspect, literal, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import SQLModel, create_engine, select
 
-from jianyi.models import tables  # noqa: F401  (registers the tables)
+from jianyi.models import tables  # (registers the tables)
+from jianyi.models.calendar import DayOverride, WorkCalendar
 
 
 @lru_cache(maxsize=8)
@@ -74,3 +75,10 @@ def to_db(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def load_calendar(db: DbSession) -> WorkCalendar:
+    """The working-day calendar: the package's data, the admin's overrides and loaded years."""
+    overrides = [DayOverride(o.day, o.workday, o.name) for o in db.exec(select(tables.CalendarOverride))]
+    years = [y.year for y in db.exec(select(tables.CalendarYear))]
+    return WorkCalendar.with_overrides(overrides, years)

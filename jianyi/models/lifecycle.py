@@ -10,128 +10,31 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 from transitions import EventData, Machine
 
+from jianyi.models.actions import HUMAN_ACTIONS, SPECS, Action
+from jianyi.models.case import CaseState
+from jianyi.models.states import (  # noqa: F401  (re-exported: the lifecycle's vocabulary)
+    AWAITING_REPLY,
+    HANDLING_STATES,
+    NEXT_STEPS,
+    OPEN_STATES,
+    ROLE_LABELS,
+    SATISFIED,
+    STAGES,
+    STATE_LABELS,
+    TERMINAL,
+    WITHDRAWABLE,
+    Role,
+    State,
+)
 
-class State(StrEnum):
-    SUBMITTED = "submitted"
-    RETURNED = "returned"
-    MERGED = "merged"
-    NOT_REGISTERED = "not_registered"
-    REGISTERED = "registered"
-    ASSIGNED = "assigned"
-    ADJUSTMENT_REQUESTED = "adjustment_requested"
-    HANDLING = "handling"
-    REPLY_REVIEW = "reply_review"
-    REPLIED = "replied"
-    REHANDLING = "rehandling"
-    ESCALATED = "escalated"
-    FOLLOW_UP = "follow_up"
-    WITHDRAWN = "withdrawn"
-    CLOSED = "closed"
-
-
-class Role(StrEnum):
-    DEPUTY = "deputy"
-    CONGRESS_OFFICE = "congress_office"
-    GOVERNMENT_OFFICE = "government_office"
-    UNIT = "unit"
-    SUPERVISION_OFFICE = "supervision_office"
-    SUPERVISOR = "supervisor"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
-    SYSTEM = "system"
-
-
-STATE_LABELS: dict[str, str] = {
-    "submitted": "已提出（待阅看）",
-    "returned": "退回修改",
-    "merged": "已并案",
-    "not_registered": "不予立案（转来信处理）",
-    "registered": "已立案（待交办）",
-    "assigned": "已交办（待签收）",
-    "adjustment_requested": "申请调整中",
-    "handling": "办理中",
-    "reply_review": "答复审核中",
-    "replied": "已答复（待评价）",
-    "rehandling": "重新办理中",
-    "escalated": "已移交督查室",
-    "follow_up": "承诺事项跟踪中",
-    "withdrawn": "已撤回",
-    "closed": "已办结",
-}
-
-STAGES: dict[str, str] = {
-    "submitted": "提", "returned": "提", "merged": "提", "not_registered": "提",
-    "registered": "交", "assigned": "交", "adjustment_requested": "交",
-    "handling": "办", "reply_review": "办", "rehandling": "办",
-    "replied": "评", "escalated": "督", "follow_up": "督",
-    "withdrawn": "结", "closed": "结",
-}
-
-ROLE_LABELS: dict[str, str] = {
-    "deputy": "代表",
-    "congress_office": "代表工委",
-    "government_office": "政府办",
-    "unit": "承办单位",
-    "supervision_office": "督查室",
-    "supervisor": "督办人",
-    "auditor": "审计人员",
-    "admin": "系统管理员",
-    "system": "系统",
-}
-
-ACTION_LABELS: dict[str, str] = {
-    "submit": "提出建议",
-    "review": "阅看",
-    "resubmit": "重新提交",
-    "assign": "交办",
-    "sign": "签收",
-    "request_adjustment": "申请调整",
-    "decide_adjustment": "审批调整申请",
-    "request_extension": "申请延期",
-    "decide_extension": "审批延期申请",
-    "record_contact": "记录与代表沟通",
-    "co_opinion": "提交协办意见",
-    "reply": "答复",
-    "review_reply": "审核答复",
-    "evaluate": "评价",
-    "remark": "督办批注",
-    "mark_key": "设定重点督办",
-    "resolve_escalation": "处理督查事项",
-    "fulfil_commitment": "兑现承诺事项",
-    "withdraw": "撤回",
-    "expire_evaluation": "评价期满未表态",
-    "report_progress": "报告承诺事项进展",
-    "recompute_deadlines": "重新计算期限",
-}
-
-# What is expected next in each state (for digests and reminders).
-NEXT_STEPS: dict[str, str] = {
-    "submitted": "代表工委阅看",
-    "returned": "代表修改后重新提交",
-    "registered": "交办承办单位",
-    "assigned": "承办单位签收（或在期限内申请调整）",
-    "adjustment_requested": "代表工委审批调整申请",
-    "handling": "与代表沟通并答复",
-    "reply_review": "政府办审核答复",
-    "replied": "代表评价",
-    "rehandling": "重新办理并答复代表",
-    "escalated": "督查室处理",
-    "follow_up": "兑现承诺事项并补充答复",
-}
-
-TERMINAL = frozenset({State.MERGED, State.NOT_REGISTERED, State.WITHDRAWN, State.CLOSED})
-OPEN_STATES = tuple(s for s in State if s not in TERMINAL)
-HANDLING_STATES = (State.ASSIGNED, State.ADJUSTMENT_REQUESTED, State.HANDLING, State.REPLY_REVIEW, State.REHANDLING)
-# The lead unit owes a reply (in reply_review it is the government office's turn): the reply
-# deadline's reminders run and the case can be overdue.
-AWAITING_REPLY = (State.ASSIGNED, State.ADJUSTMENT_REQUESTED, State.HANDLING, State.REHANDLING)
-SATISFIED = ("满意", "基本满意")
+ROLE_RULES: dict[str, tuple[Role, ...]] = {a.value: spec.roles for a, spec in SPECS.items() if a is not Action.SUBMIT}
+ACTION_LABELS: dict[str, str] = {a.value: spec.label for a, spec in SPECS.items()}
 
 
 class Facts(BaseModel):
@@ -156,6 +59,9 @@ class Facts(BaseModel):
     replied_ever: bool = False
     open_commitments: list[int] = Field(default_factory=list)
     key_supervision: bool = False
+    supervisor: str = ""
+    adjustment_asked: bool = False  # the principal already asked to adjust this assignment
+    open_escalation: bool = False  # 督查室 has an escalation open on the case
 
 
 class Refused(Exception):
@@ -249,37 +155,22 @@ NO_PENDING_EXTENSION = Guard(
     "extension_pending", "已有一项待审批的延期申请", lambda f: not f.extension_pending
 )
 EXTENSION_PENDING = Guard("no_extension_request", "没有待审批的延期申请", lambda f: f.extension_pending)
-NOT_REPLIED = Guard("already_replied", "建议已经答复，不能再撤回", lambda f: not f.replied_ever)
+NOT_REPLIED = Guard("already_replied", "答复已送达代表，不能再撤回", lambda f: not f.replied_ever)
+NOT_ASKED_YET = Guard(
+    "adjustment_asked", "「{f.principal}」已就本次交办申请过调整，每次交办只能申请一次", lambda f: not f.adjustment_asked
+)
+ASSIGNED_SUPERVISOR = Guard(
+    "not_assigned_supervisor",
+    "「{f.principal}」不是本建议的督办人，不能{action}",
+    lambda f: f.role != Role.SUPERVISOR or (f.key_supervision and f.principal == f.supervisor),
+)
+HAS_OPEN_ESCALATION = Guard("no_open_escalation", "本建议没有待处理的督查事项", lambda f: f.open_escalation)
 HAS_OPEN_COMMITMENT = Guard(
     "no_such_commitment",
     "没有编号为 {number} 的未兑现承诺事项",
     lambda f: f.payload.get("number") in f.open_commitments,
 )
 
-ROLE_RULES: dict[str, tuple[Role, ...]] = {
-    "review": (Role.CONGRESS_OFFICE,),
-    "resubmit": (Role.DEPUTY,),
-    "assign": (Role.CONGRESS_OFFICE, Role.GOVERNMENT_OFFICE),
-    "sign": (Role.UNIT,),
-    "request_adjustment": (Role.UNIT,),
-    "decide_adjustment": (Role.CONGRESS_OFFICE,),
-    "request_extension": (Role.UNIT,),
-    "decide_extension": (Role.CONGRESS_OFFICE,),
-    "record_contact": (Role.UNIT,),
-    "co_opinion": (Role.UNIT,),
-    "reply": (Role.UNIT,),
-    "review_reply": (Role.GOVERNMENT_OFFICE,),
-    "evaluate": (Role.DEPUTY,),
-    "remark": (Role.SUPERVISOR, Role.CONGRESS_OFFICE, Role.SUPERVISION_OFFICE),
-    "mark_key": (Role.CONGRESS_OFFICE,),
-    "resolve_escalation": (Role.SUPERVISION_OFFICE,),
-    "fulfil_commitment": (Role.UNIT,),
-    "withdraw": (Role.DEPUTY,),
-    "expire_evaluation": (Role.SYSTEM,),
-    "report_progress": (Role.UNIT,),
-    "recompute_deadlines": (Role.ADMIN,),
-}
-HUMAN_ACTIONS = tuple(a for a, roles in ROLE_RULES.items() if Role.SYSTEM not in roles)
 # Who may enter a step that happened on paper (补录): dated when it happened, for someone else.
 BACKFILL_ROLES = (Role.ADMIN,)
 
@@ -300,7 +191,6 @@ def check_submission(actor: str, role: Role | str, lead_deputy: str) -> None:
         raise Refused("not_lead_deputy", f"建议应由领衔代表（{lead_deputy}）提出，「{actor}」不能代为提出")
 
 _OPEN = [s.value for s in OPEN_STATES]
-_WORKING = [State.ASSIGNED, State.ADJUSTMENT_REQUESTED, State.HANDLING, State.REPLY_REVIEW, State.REHANDLING]
 
 
 @dataclass(frozen=True)
@@ -328,7 +218,7 @@ STEPS: tuple[Step, ...] = (
     # 交
     Step("assign", S.REGISTERED, S.ASSIGNED),
     Step("sign", S.ASSIGNED, S.HANDLING, requires=(IS_LEAD_UNIT,)),
-    Step("request_adjustment", S.ASSIGNED, S.ADJUSTMENT_REQUESTED, requires=(IS_HANDLER, WINDOW_OPEN)),
+    Step("request_adjustment", S.ASSIGNED, S.ADJUSTMENT_REQUESTED, requires=(IS_HANDLER, WINDOW_OPEN, NOT_ASKED_YET)),
     Step("decide_adjustment", S.ADJUSTMENT_REQUESTED, S.ASSIGNED, (APPROVE,)),
     Step("decide_adjustment", S.ADJUSTMENT_REQUESTED, S.ASSIGNED, (REFUSE,)),
     # 办
@@ -355,11 +245,12 @@ STEPS: tuple[Step, ...] = (
     Step("fulfil_commitment", S.FOLLOW_UP, S.CLOSED, (LAST_COMMITMENT,), (IS_LEAD_UNIT, HAS_OPEN_COMMITMENT)),
     Step("report_progress", S.FOLLOW_UP, None, requires=(IS_LEAD_UNIT, HAS_OPEN_COMMITMENT)),
     Step("recompute_deadlines", list(_OPEN), None),
-    Step("remark", list(_OPEN), None),
+    Step("remark", list(_OPEN), None, requires=(ASSIGNED_SUPERVISOR,)),
+    Step("act_on_escalation", list(_OPEN), None, requires=(HAS_OPEN_ESCALATION,)),
     Step("mark_key", list(_OPEN), None),
     Step(
         "withdraw",
-        [S.SUBMITTED, S.RETURNED, S.REGISTERED, *_WORKING],
+        list(WITHDRAWABLE),
         S.WITHDRAWN,
         requires=(IS_LEAD_DEPUTY, NOT_REPLIED),
     ),
@@ -367,7 +258,9 @@ STEPS: tuple[Step, ...] = (
 
 
 @dataclass(frozen=True)
-class Decision:
+class Move:
+    """The step an action takes: from which state to which, and by which branch."""
+
     action: str
     source: str
     dest: str  # the state after the action (the same state for an internal one)
@@ -400,7 +293,7 @@ class Lifecycle:
         }
 
     # -- asking -------------------------------------------------------------------------------
-    def decide(self, action: str, facts: Facts) -> Decision:
+    def decide(self, action: str, facts: Facts) -> Move:
         """The step ``action`` would take now, or :class:`Refused` with a Chinese reason."""
         if action not in ROLE_RULES:
             raise Refused("unknown_action", f"未知的操作「{action}」")
@@ -424,7 +317,7 @@ class Lifecycle:
             failing = next((g for g in step.requires if not g.test(facts)), None)
             if failing is None:
                 dest = str(step.dest) if step.dest else self.state
-                return Decision(action, self.state, dest, tuple(g.code for g in step.when))
+                return Move(action, self.state, dest, tuple(g.code for g in step.when))
         first = next(g for g in chosen[0].requires if not g.test(facts))
         raise Refused(first.code, first.explain(facts, action))
 
@@ -444,12 +337,16 @@ class Lifecycle:
         ]
 
     # -- doing --------------------------------------------------------------------------------
-    def apply(self, action: str, facts: Facts) -> Decision:
+    def apply(self, action: str, facts: Facts) -> Move:
         """Take the step (refusing exactly as :meth:`decide` does); returns what happened."""
         decision = self.decide(action, facts)
         if not self.trigger(action, facts=facts):  # type: ignore[attr-defined]
             raise Refused("refused", f"不能{ACTION_LABELS[action]}")  # pragma: no cover
         return decision
+
+    def move_to(self, state: str) -> None:
+        """Take a step decided before (and recorded since): the state becomes ``state``."""
+        self.machine.set_state(state)
 
     @property
     def is_terminal(self) -> bool:
@@ -457,15 +354,46 @@ class Lifecycle:
 
 
 def _choice_hint(action: str, facts: Facts) -> str:
-    hints = {
-        "review": "decision 应为 register（立案）/ merge（并案）/ not_register（不予立案）/ return（退回修改）",
-        "decide_adjustment": "decision 应为 approve（同意）或 refuse（不同意）",
-        "decide_extension": "decision 应为 approve（同意）或 refuse（不同意）",
-        "review_reply": "decision 应为 approve（通过）或 refuse（退回修改）",
-        "resolve_escalation": "decision 应为 rehandle（责令重新办理）或 close（按未解决办结）",
-        "evaluate": "办理结果应为 满意 / 基本满意 / 不满意",
-    }
-    return hints.get(action, str(facts.payload))
+    return SPECS[Action(action)].choices or str(facts.payload)
+
+
+def facts_for(case: CaseState, principal: str, role: Role, payload: dict[str, Any], at: datetime) -> Facts:
+    """What the machine needs to decide, read from the case (the workflow, the API and the CLI)."""
+    p = case.policy
+    sign = case.deadlines.get("sign")
+    asked = any(a.active and a.unit == principal and a.adjustment_asked for a in case.assignments)
+    return Facts(
+        principal=principal, role=role, payload=payload,
+        lead_deputy=case.submission.lead_deputy, lead_unit=case.lead_unit, co_handlers=case.co_handlers,
+        round=case.round, max_rounds=p.max_rounds,
+        contact_this_round=case.round in case.contact_rounds, contact_required=p.contact_required,
+        review_required=p.reply_review_required,
+        extensions_used=case.extensions_used, max_extensions=p.max_extensions, extension_pending=case.extension_pending,
+        adjustment_window_open=sign is None or at < sign.due_at, adjustment_window_due=sign.display_due() if sign else "",
+        replied_ever=case.reply_reached_deputy, open_commitments=case.open_commitments,
+        key_supervision=case.key_supervision, supervisor=case.supervisor,
+        adjustment_asked=asked, open_escalation=case.open_escalation is not None,
+    )
+
+
+CHOSEN_IN_FORM = ("invalid_choice", "no_such_commitment")
+
+
+def allowed_actions(case: CaseState, principal: str, role: Role, at: datetime) -> list[str]:
+    """The human actions this principal may take on the case now (the options of a decision
+    are chosen in its form, so a refusal for the choice alone does not hide the action)."""
+    machine = Lifecycle(case.state)
+    out = []
+    for action in machine.actions_for(role):
+        if action not in HUMAN_ACTIONS:
+            continue
+        try:
+            machine.decide(action, facts_for(case, principal, role, {}, at))
+        except Refused as exc:
+            if exc.code not in CHOSEN_IN_FORM:
+                continue
+        out.append(action)
+    return out
 
 
 def mermaid_diagram(state: str = State.SUBMITTED) -> str:

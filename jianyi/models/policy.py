@@ -45,6 +45,14 @@ class Policy(BaseModel):
     overdue_escalation_workdays: int = 10
     key_supervision_repeat_days: int = 14
     reminder_hour: int = 9
+    review_workdays: int = 5
+    rectify_workdays: int = 15
+
+
+class Reminders(StrEnum):
+    NONE = "none"
+    BEFORE_DUE = "before_due"  # the policy's days before the last day (15, 5, 1, 0)
+    MIDWAY = "midway"  # one reminder after the policy's working days (the evaluation window)
 
 
 class Rule(BaseModel):
@@ -53,6 +61,8 @@ class Rule(BaseModel):
     unit: Unit
     amount: int
     from_what: str  # 交办 / 提出 / 评价 / 答复 / 原截止日
+    handling: bool = False  # a reply deadline: its lapse makes the case overdue and escalates
+    reminders: Reminders = Reminders.NONE
 
 
 def rules(policy: Policy) -> dict[str, Rule]:
@@ -61,19 +71,17 @@ def rules(policy: Policy) -> dict[str, Rule]:
     return {
         r.name: r
         for r in (
-            Rule(name="reply", label="答复期限", unit=Unit.MONTHS, amount=p.reply_months, from_what="交办"),
-            Rule(name="extension", label="延期后的答复期限", unit=Unit.MONTHS, amount=p.extension_months, from_what="原截止日"),
+            Rule(name="reply", label="答复期限", unit=Unit.MONTHS, amount=p.reply_months, from_what="交办", handling=True, reminders=Reminders.BEFORE_DUE),
+            Rule(name="extension", label="延期后的答复期限", unit=Unit.MONTHS, amount=p.extension_months, from_what="原截止日", handling=True, reminders=Reminders.BEFORE_DUE),
             Rule(name="sign", label="签收（申请调整）期限", unit=Unit.WORKDAYS, amount=p.sign_workdays, from_what="交办"),
             Rule(name="co_opinion", label="协办意见期限", unit=Unit.MONTHS, amount=p.co_opinion_months, from_what="交办"),
             Rule(name="assign", label="闭会期间建议交办期限", unit=Unit.WORKDAYS, amount=p.intersession_assign_workdays, from_what="提出"),
-            Rule(name="rehandle", label="重新办理期限", unit=Unit.MONTHS, amount=p.rehandle_months, from_what="评价"),
-            Rule(name="evaluation", label="代表评价期限", unit=Unit.WORKDAYS, amount=p.evaluation_workdays, from_what="答复"),
+            Rule(name="rehandle", label="重新办理期限", unit=Unit.MONTHS, amount=p.rehandle_months, from_what="评价", handling=True, reminders=Reminders.BEFORE_DUE),
+            Rule(name="evaluation", label="代表评价期限", unit=Unit.WORKDAYS, amount=p.evaluation_workdays, from_what="答复", reminders=Reminders.MIDWAY),
+            Rule(name="review", label="阅看期限", unit=Unit.WORKDAYS, amount=p.review_workdays, from_what="提出"),
+            Rule(name="rectify", label="限期整改期限", unit=Unit.WORKDAYS, amount=p.rectify_workdays, from_what="督查室责令整改"),
         )
     }
-
-
-# Deadlines whose lapse makes the case overdue (reminders before, notices after, escalation).
-HANDLING_DEADLINES = ("reply", "rehandle")
 
 
 class Skipped(BaseModel):
@@ -81,7 +89,7 @@ class Skipped(BaseModel):
     reason: str
 
 
-class Deadline(BaseModel):
+class ComputedDeadline(BaseModel):
     """A computed deadline and why it is what it is."""
 
     rule: str
@@ -98,6 +106,7 @@ class Deadline(BaseModel):
     provisional: bool = False
     reminders: list[datetime] = Field(default_factory=list)  # before the deadline (UTC)
     escalate_at: datetime | None = None  # when an overdue case goes to 督查室 (UTC)
+    escalation_provisional: bool = False  # the escalation day lies in a year without calendar data
     explanation: str = ""
 
     def display_due(self) -> str:
@@ -136,12 +145,15 @@ def compute(
     calendar: WorkCalendar,
     *,
     base_day: date | None = None,
-) -> Deadline:
+    amount: int | None = None,
+) -> ComputedDeadline:
     """The deadline of ``rule_name`` for a clock started at ``start``.
 
     ``base_day`` replaces the start day for rules counted from an earlier deadline (extension).
     """
     rule = rules(policy)[rule_name]
+    if amount:
+        rule = rule.model_copy(update={"amount": amount})
     start_day = base_day or china_day(start)
     skipped: list[Skipped] = []
     if rule.unit is Unit.MONTHS:
@@ -152,7 +164,7 @@ def compute(
         last, off = calendar.add_workdays(start_day, rule.amount)
         nominal = last
         skipped = [Skipped(day=s.day, reason=s.reason) for s in off]
-    deadline = Deadline(
+    deadline = ComputedDeadline(
         rule=rule.name,
         label=rule.label,
         unit=rule.unit,
@@ -164,22 +176,22 @@ def compute(
         due_at=end_of_day(last),
         skipped=skipped,
         calendar_version=calendar.version,
-        provisional=calendar.provisional_in(start_day, last),
+        provisional=calendar.is_provisional(last),
     )
-    deadline.reminders = _reminders(deadline, policy, calendar)
-    if rule_name in HANDLING_DEADLINES or rule_name == "extension":
+    deadline.reminders = _reminders(deadline, rule, policy, calendar)
+    if rule.handling:
         esc_day, _ = calendar.add_workdays(last, policy.overdue_escalation_workdays)
         deadline.escalate_at = end_of_day(esc_day)
-        deadline.provisional = calendar.provisional_in(start_day, esc_day)
+        deadline.escalation_provisional = calendar.is_provisional(esc_day)
     deadline.explanation = explain(deadline, rule)
     return deadline
 
 
-def _reminders(deadline: Deadline, policy: Policy, calendar: WorkCalendar) -> list[datetime]:
-    if deadline.rule == "evaluation":
+def _reminders(deadline: ComputedDeadline, rule: Rule, policy: Policy, calendar: WorkCalendar) -> list[datetime]:
+    if rule.reminders is Reminders.MIDWAY:
         day, _ = calendar.add_workdays(deadline.start_day, policy.evaluation_reminder_workday)
         return [at_hour(day, policy.reminder_hour)]
-    if deadline.rule in (*HANDLING_DEADLINES, "extension"):
+    if rule.reminders is Reminders.BEFORE_DUE:
         days = sorted(set(policy.reminder_days_before), reverse=True)
         return [
             at_hour(deadline.last_day - timedelta(days=d), policy.reminder_hour)
@@ -202,7 +214,7 @@ def delivery_time(moment: datetime, calendar: WorkCalendar, work_start: time, wo
     return datetime.combine(nxt, work_start, CST).astimezone(ZoneInfo("UTC"))
 
 
-def overdue_repeats(deadline: Deadline, policy: Policy, until: datetime) -> list[datetime]:
+def overdue_repeats(deadline: ComputedDeadline, policy: Policy, until: datetime) -> list[datetime]:
     """Weekly repeats of the overdue notice after ``due_at``, up to ``until``."""
     out, k = [], 1
     while (t := deadline.due_at + timedelta(days=policy.overdue_repeat_days * k)) <= until:
@@ -211,7 +223,7 @@ def overdue_repeats(deadline: Deadline, policy: Policy, until: datetime) -> list
     return out
 
 
-def explain(d: Deadline, rule: Rule) -> str:
+def explain(d: ComputedDeadline, rule: Rule) -> str:
     unit_text = "个月" if d.unit is Unit.MONTHS else "个工作日"
     parts = [f"{rule.label}：自{d.start_day.isoformat()}{rule.from_what}起算（当日不计入），{d.amount}{unit_text}"]
     if d.unit is Unit.MONTHS:
@@ -227,4 +239,9 @@ def explain(d: Deadline, rule: Rule) -> str:
     text = "，".join(parts) + f"；截止于{d.display_due()}（北京时间）。日历：{d.calendar_version}。"
     if d.provisional:
         text += "注意：期限跨越尚无国务院节假日安排的年份，暂按周一至周五为工作日计算，日历更新后将重新计算。"
+    elif d.escalation_provisional and d.escalate_at is not None:
+        text += (
+            f"本期限已确定；逾期后移交督查室的日期（{due_text(d.escalate_at)}）落在尚无国务院节假日安排的年份，"
+            "暂按周一至周五计算，日历更新后将重新计算。"
+        )
     return text

@@ -39,6 +39,18 @@ class HandlingUnit(SQLModel, table=True):
     phone: str = ""  # for sms
 
 
+class Supervisor(SQLModel, table=True):
+    """A registered supervisor (督办人): 主任会议成员, 专工委, 街道工委 …"""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    title: str = ""  # e.g. 区人大常委会副主任
+    email: str = ""
+    phone: str = ""
+    channel: str = "email"
+    webhook_url: str = ""
+
+
 class Session(SQLModel, table=True):
     """A congress session (会次), e.g. 16-3 = 区十六届人大三次会议."""
 
@@ -91,17 +103,25 @@ class Suggestion(SQLModel, table=True):
     co_opinion_due: datetime | None = None
     evaluation_due: datetime | None = None
     assign_due: datetime | None = None
+    review_due: datetime | None = None
+    rectify_due: datetime | None = None
     outcome: str = ""  # 满意 / 基本满意 / 不满意 / 未表态 / 已撤回 / 已并案 / 不予立案 / 未解决
     on_time: bool | None = None
     provisional_deadlines: bool = False
+    merged_into: str = ""
+    error: str = ""  # 处理异常: an unforeseen failure the workflow surfaced
+    chain_seq: int = 0  # the audit chain's head: a deleted last event is caught against it
+    chain_hash: str = ""
     updated_at: datetime | None = None
 
 
-class Deadline(SQLModel, table=True):
+class DeadlineRow(SQLModel, table=True):
     """Every computed deadline of a suggestion with its explanation; ``current`` marks the live one."""
 
+    __tablename__ = "deadline"
     id: int | None = Field(default=None, primary_key=True)
     suggestion_id: str = Field(index=True)
+    seq: int = 0  # the audit event whose transaction computed it
     kind: str
     due_at: datetime
     last_day: date
@@ -152,6 +172,8 @@ class Reply(SQLModel, table=True):
     on_time: bool = True
     review_status: str = "待审核"  # 待审核 / 已通过 / 已退回 / 无需审核
     reviewed_at: datetime | None = None
+    attachment_name: str = ""
+    attachment_sha256: str = ""  # the reply letter (PDF), kept under var/attachments/
 
 
 class Commitment(SQLModel, table=True):
@@ -193,8 +215,11 @@ class Evaluation(SQLModel, table=True):
 class Escalation(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     suggestion_id: str = Field(index=True)
+    number: int = 1
     reason: str  # 评价不满意 / 逾期 / 承诺逾期
     escalated_at: datetime
+    steps: list[str] = _json()  # 通报 / 限期整改 as 督查室 takes them
+    rectify_due: datetime | None = None
     resolution: str = ""
     resolved_at: datetime | None = None
 
@@ -210,6 +235,7 @@ class Reminder(SQLModel, table=True):
     due_at: datetime
     fired_at: datetime
     skipped: bool = False
+    seq: int = 0  # the audit event that fired it
 
 
 class Outbox(SQLModel, table=True):
@@ -226,7 +252,8 @@ class Outbox(SQLModel, table=True):
     subject: str
     body: str
     created_at: datetime
-    status: str = Field(default="pending", index=True)  # pending / held / sent / failed / no_address
+    seq: int = 0  # the audit event that wrote it (0: a digest)
+    status: str = Field(default="pending", index=True)  # pending / held / sent / failed / no_address / skipped
     hold_until: datetime | None = None  # quiet rules: not before the next working morning
     attempts: int = 0
     last_error: str = ""
@@ -250,3 +277,5 @@ class AuditEvent(SQLModel, table=True):
     effective_at: datetime  # when it happened (differs only for admin 补录)
     prev_hash: str
     hash: str
+    key: str = ""  # the transition's identity: the update id, or the agenda item
+    content_hash: str = ""  # models/audit.transition_hash: a different write at the same seq replaces it

@@ -12,7 +12,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from jianyi.models.case import Recorded
+    from jianyi.activities.notify import NotifyActivities
+    from jianyi.activities.records import RecordActivities
 
 RECORD_TIMEOUT = timedelta(seconds=30)
 # Short, so a delivery lost with a crashed worker is retried soon (one conversation per row).
@@ -33,24 +34,23 @@ async def deliver(
     if not_before is not None and not_before > workflow.now():
         await asyncio.sleep((not_before - workflow.now()).total_seconds())
     try:
-        await workflow.execute_activity(
-            "deliver_outbox", ids, start_to_close_timeout=DELIVERY_TIMEOUT, retry_policy=DELIVERY_RETRY
+        await workflow.execute_activity_method(
+            NotifyActivities.deliver_outbox, ids, start_to_close_timeout=DELIVERY_TIMEOUT, retry_policy=DELIVERY_RETRY
         )
         return True
     except ActivityError as exc:
         error = str(exc.cause or exc)
     if on_failure is not None:
         await on_failure(error)
-    notice = await workflow.execute_local_activity(
-        "record_admin_notice",
+    notice = await workflow.execute_local_activity_method(
+        RecordActivities.record_admin_notice,
         args=[source_id, ids, workflow.now(), error],
-        result_type=Recorded,
         start_to_close_timeout=RECORD_TIMEOUT,
     )
     if notice.outbox_ids:
         try:
-            await workflow.execute_activity(
-                "deliver_outbox", notice.outbox_ids, start_to_close_timeout=DELIVERY_TIMEOUT, retry_policy=DELIVERY_RETRY
+            await workflow.execute_activity_method(
+                NotifyActivities.deliver_outbox, notice.outbox_ids, start_to_close_timeout=DELIVERY_TIMEOUT, retry_policy=DELIVERY_RETRY
             )
         except ActivityError:
             workflow.logger.error("admin notice for %s could not be delivered either; see `jianyi outbox --failed`", source_id)

@@ -15,7 +15,7 @@ from jianyi.workflows.delivery import deliver
 with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
-    from jianyi.models.case import Recorded
+    from jianyi.activities.digests import DigestActivities
 
 
 class DigestInput(BaseModel):
@@ -30,10 +30,9 @@ class DigestWorkflow:
     async def run(self, digest: DigestInput) -> int:
         """Compose the digest into the outbox and deliver it; returns how many messages it holds."""
         source_id = workflow.info().workflow_id
-        composed = await workflow.execute_activity(
-            "compose_digest",
+        composed = await workflow.execute_activity_method(
+            DigestActivities.compose_digest,
             args=[digest.kind, digest.period, workflow.now(), source_id, digest.immediate],
-            result_type=Recorded,
             start_to_close_timeout=timedelta(minutes=2),
         )
         if composed.outbox_ids:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from temporalio.common import SearchAttributeKey
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 STATE = SearchAttributeKey.for_keyword("JianyiState")
 STAGE = SearchAttributeKey.for_keyword("JianyiStage")
@@ -14,3 +17,23 @@ SESSION = SearchAttributeKey.for_keyword("JianyiSession")
 PERIOD = SearchAttributeKey.for_keyword("JianyiPeriod")
 
 ALL = (STATE, STAGE, LEAD_UNIT, REPLY_DUE, OVERDUE, KEY_SUPERVISION, SESSION, PERIOD)
+
+
+def upsert_for(case: Any) -> None:
+    """Keep the workflow's search attributes current with its case (only what changed)."""
+    due = case.handling_deadline
+    wanted: list[SearchAttributeUpdate[Any]] = [
+        STATE.value_set(case.state),
+        STAGE.value_set(case.stage),
+        LEAD_UNIT.value_set(case.lead_unit or "—"),
+        OVERDUE.value_set(case.overdue),
+        KEY_SUPERVISION.value_set(case.key_supervision),
+        SESSION.value_set(case.submission.session),
+        PERIOD.value_set(case.submission.period),
+    ]
+    if due is not None:
+        wanted.append(REPLY_DUE.value_set(due.due_at))
+    current = workflow.info().typed_search_attributes
+    changed = [pair for pair in wanted if current.get(pair.key) != pair.value]
+    if changed:
+        workflow.upsert_search_attributes(changed)

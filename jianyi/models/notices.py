@@ -1,0 +1,33 @@
+"""Is a notice still worth sending? Checked just before delivery (also after a quiet-hours hold):
+a request to act that the case has moved past is skipped and recorded as skipped, never sent."""
+
+from __future__ import annotations
+
+from jianyi.models.states import AWAITING_REPLY, OPEN_VALUES, State
+
+# Notices that ask someone to act, with the states in which that act is still possible.
+STILL_RELEVANT: dict[str, tuple[str, ...]] = {
+    "assigned": tuple(str(s) for s in (*AWAITING_REPLY, State.REPLY_REVIEW)),
+    "sign_overdue": (State.ASSIGNED, State.ADJUSTMENT_REQUESTED),
+    "deadline_reminder": tuple(AWAITING_REPLY),
+    "overdue": tuple(AWAITING_REPLY),
+    "overdue_repeat": tuple(AWAITING_REPLY),
+    "co_opinion_overdue": tuple(AWAITING_REPLY),
+    "assign_overdue": (State.REGISTERED,),
+    "reply_review_needed": (State.REPLY_REVIEW,),
+    "evaluation_request": (State.REPLIED,),
+    "evaluation_reminder": (State.REPLIED,),
+    "rehandle_order": (State.REHANDLING, State.REPLY_REVIEW),
+    "adjustment_requested": (State.ADJUSTMENT_REQUESTED,),
+    "extension_requested": (State.HANDLING, State.REPLY_REVIEW),
+    "commitment_due": (State.FOLLOW_UP,),
+    "key_reminder": tuple(OPEN_VALUES),
+}
+
+
+def stale_reason(kind: str, state: str) -> str:
+    """Why a notice of ``kind`` no longer matters for a case in ``state`` ("" when it still does)."""
+    wanted = STILL_RELEVANT.get(kind)
+    if wanted is None or state in wanted:
+        return ""
+    return "已过时：建议已不在需要此通知的阶段"
