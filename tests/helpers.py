@@ -81,9 +81,14 @@ async def submit_and_assign(engine: Engine, data: dict[str, Any] | None = None, 
 
 
 async def reply_and_approve(engine: Engine, sid: str, unit: str = "区地方金融工作局", reply_class: str = "A", commitments: list[dict[str, Any]] | None = None) -> None:
-    await do(engine, sid, "record_contact", f"unit:{unit}", method="座谈", on="2026-11-20", note="与代表座谈")
+    await do(engine, sid, "record_contact", f"unit:{unit}", method="座谈", on=await contact_day(engine, sid), note="与代表座谈")
     await do(engine, sid, "reply", f"unit:{unit}", reply_class=reply_class, text="已组织金融对接活动。", signed_by="局长 张三", commitments=commitments or [])
     await do(engine, sid, "review_reply", "government_office:区政府办公室", decision="approve")
+
+
+async def contact_day(engine: Engine, sid: str) -> str:
+    """A day the unit may record a contact on: after the assignment, not in the future (its day)."""
+    return china_day((await engine.view(sid)).assigned_at).isoformat()
 
 
 def audit(settings: Settings, sid: str) -> list[AuditEvent]:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ import pytest_asyncio
 
 from jianyi.devserver import DevServer, free_port
 from jianyi.mailcatcher import MailCatcher
+from jianyi.models.policy import CST
 
 JIANYI = str(Path(sys.executable).parent / "jianyi")
 UNIT = "区地方金融工作局"
@@ -81,7 +83,7 @@ def test_cli_drives_a_case_to_closed_across_a_worker_crash(cli_env, mail, tmp_pa
         jianyi(env, "--as", f"unit:{UNIT}", "sign", sid)
         refused = jianyi(env, "--as", f"unit:{UNIT}", "reply", sid, "--class", "A", "--text", "答复", "--signed-by", "局长", ok=False)
         assert refused.returncode == 1 and "沟通" in refused.stderr and "Traceback" not in refused.stderr
-        jianyi(env, "--as", f"unit:{UNIT}", "contact", sid, "--method", "座谈", "--on", "2026-11-20")
+        jianyi(env, "--as", f"unit:{UNIT}", "contact", sid, "--method", "座谈", "--on", datetime.now(CST).date().isoformat())
         jianyi(env, "--as", f"unit:{UNIT}", "reply", sid, "--class", "A", "--text", "已开展融资对接活动。", "--signed-by", "局长")
 
         # The worker dies (no clean shutdown) between two steps; an action sent meanwhile waits,

@@ -17,6 +17,7 @@ from helpers import (
     CONGRESS,
     audit,
     case_handle,
+    contact_day,
     do,
     finish,
     skip_past,
@@ -57,7 +58,7 @@ async def full_lifecycle(env, engine: Engine) -> str:
     due = (await engine.view(sid)).deadlines["reply"]
     await skip_past(env, due.reminders[0])  # key-supervision reminders and the first deadline reminder fire
     await do(engine, sid, "remark", "supervisor:王琨", text="请加快进度")
-    await do(engine, sid, "record_contact", UNIT, method="座谈", on="2026-11-20")
+    await do(engine, sid, "record_contact", UNIT, method="座谈", on=await contact_day(engine, sid))
     await do(engine, sid, "reply", UNIT, reply_class="B", text="初稿", signed_by="局长 张三")
     await do(engine, sid, "review_reply", GOV, decision="refuse", comment="请列明承诺事项")
     now = await env.get_current_time()
@@ -70,7 +71,7 @@ async def full_lifecycle(env, engine: Engine) -> str:
         await do(engine, sid, "reply", UNIT, reply_class="A", text="x", signed_by="s")
     except InputError:
         pass
-    await do(engine, sid, "record_contact", UNIT, method="上门", on="2026-12-20")
+    await do(engine, sid, "record_contact", UNIT, method="上门", on=await contact_day(engine, sid))
     await do(engine, sid, "reply", UNIT, reply_class="A", text="已加快推进。", signed_by="局长 张三")
     await do(engine, sid, "review_reply", GOV, decision="approve")
     case = await do(engine, sid, "evaluate", DEPUTY, work="满意", result="基本满意")

@@ -8,6 +8,7 @@ from helpers import (
     accepted_updates,
     audit,
     case_handle,
+    contact_day,
     delivered,
     do,
     finish,
@@ -169,7 +170,7 @@ async def test_deputy_withdraws_before_the_reply_and_the_units_are_told(env, eng
 async def test_withdrawal_is_possible_until_an_approved_reply_reaches_the_deputy(env, engine, settings):
     sid = await submit_and_assign(engine)
     await do(engine, sid, "sign", UNIT)
-    await do(engine, sid, "record_contact", UNIT, method="电话", on="2026-11-20")
+    await do(engine, sid, "record_contact", UNIT, method="电话", on=await contact_day(engine, sid))
     await do(engine, sid, "reply", UNIT, reply_class="A", text="已解决。", signed_by="局长 张三")
     case = await do(engine, sid, "withdraw", DEPUTY, reason="问题已自行解决")  # a draft in review has not reached the deputy
     assert (case.state, case.outcome) == ("withdrawn", "已撤回")
@@ -191,7 +192,7 @@ async def test_withdrawal_after_the_reply_is_refused_and_the_case_goes_on(env, e
 async def test_reply_sent_back_by_the_government_office_returns_to_handling(env, engine, settings):
     sid = await submit_and_assign(engine)
     await do(engine, sid, "sign", UNIT)
-    await do(engine, sid, "record_contact", UNIT, method="上门", on="2026-11-20")
+    await do(engine, sid, "record_contact", UNIT, method="上门", on=await contact_day(engine, sid))
     await do(engine, sid, "reply", UNIT, reply_class="A", text="初稿", signed_by="局长 张三")
     with pytest.raises(InputError, match="退回答复时须写明理由"):
         await do(engine, sid, "review_reply", GOV, decision="refuse")
@@ -348,7 +349,7 @@ async def test_policy_without_reply_review_or_second_round_goes_straight_to_depu
     engine.policy = Policy(reply_review_required=False, max_rounds=1)
     sid = await submit_and_assign(engine)
     await do(engine, sid, "sign", UNIT)
-    await do(engine, sid, "record_contact", UNIT, method="书面", on="2026-11-20")
+    await do(engine, sid, "record_contact", UNIT, method="书面", on=await contact_day(engine, sid))
     case = await do(engine, sid, "reply", UNIT, reply_class="A", text="已解决。", signed_by="局长 张三")
     assert case.state == "replied"
     assert "evaluation" in case.deadlines

@@ -18,6 +18,7 @@ from helpers import (
     accepted_updates,
     audit,
     case_handle,
+    contact_day,
     do,
     finish,
     quiesce,
@@ -106,7 +107,7 @@ async def test_reply_without_a_recorded_contact_is_refused(env, engine, settings
     await do(engine, sid, "sign", UNIT)
     reply = {"reply_class": "A", "text": "已解决。", "signed_by": "局长 张三"}
     await refused(env, engine, sid, "答复前须先记录与代表的沟通", lambda: do(engine, sid, "reply", UNIT, **reply))
-    await do(engine, sid, "record_contact", UNIT, method="电话", on="2026-11-20")
+    await do(engine, sid, "record_contact", UNIT, method="电话", on=await contact_day(engine, sid))
     assert (await do(engine, sid, "reply", UNIT, **reply)).state == "reply_review"
 
 
@@ -119,7 +120,7 @@ async def test_second_extension_is_refused(env, engine, settings):
         env, engine, sid, "延期最多只能申请1次，本建议已经延期过",
         lambda: do(engine, sid, "request_extension", UNIT, reason="还需要时间"),
     )
-    assert (await do(engine, sid, "record_contact", UNIT, method="座谈", on="2026-11-20")).state == "handling"
+    assert (await do(engine, sid, "record_contact", UNIT, method="座谈", on=await contact_day(engine, sid))).state == "handling"
 
 
 async def test_evaluation_by_someone_not_the_lead_deputy_is_refused(env, engine, settings):
@@ -140,7 +141,7 @@ async def test_date_in_the_wrong_format_is_refused(env, engine, settings):
         env, engine, sid, "「沟通日期」日期格式错误，应为 YYYY-MM-DD",
         lambda: do(engine, sid, "record_contact", UNIT, method="座谈", on="2025-13-01"),
     )
-    assert (await do(engine, sid, "record_contact", UNIT, method="座谈", on="2025-12-01")).contact_rounds == [1]
+    assert (await do(engine, sid, "record_contact", UNIT, method="座谈", on=await contact_day(engine, sid))).contact_rounds == [1]
 
 
 async def test_submission_with_an_empty_title_is_refused_and_starts_nothing(env, engine, settings):
@@ -181,7 +182,7 @@ async def test_action_on_a_finished_case_is_refused(env, engine, settings):
 async def test_later_commitment_numbers_and_payload_errors_are_refused_in_chinese(env, engine, settings):
     sid = await submit_and_assign(engine)
     await do(engine, sid, "sign", UNIT)
-    await do(engine, sid, "record_contact", UNIT, method="座谈", on="2026-11-20")
+    await do(engine, sid, "record_contact", UNIT, method="座谈", on=await contact_day(engine, sid))
     await refused(
         env, engine, sid, "只有B类、C类答复可以列承诺事项",
         lambda: do(engine, sid, "reply", UNIT, reply_class="A", text="t", signed_by="s", commitments=[{"text": "x", "promised_date": "2030-01-01"}]),

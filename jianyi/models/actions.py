@@ -32,7 +32,7 @@ from jianyi.models.case import (
     ReplyRecord,
 )
 from jianyi.models.commands import InputError, Payload, validate_payload
-from jianyi.models.states import ROLE_LABELS, Role, State
+from jianyi.models.states import ROLE_LABELS, Role, State, is_terminal
 
 
 class Action(StrEnum):
@@ -410,6 +410,23 @@ def _recompute(x: ActionContext[c.RecomputeIn]) -> None:
     x.audit_extra["previous"] = {k: d.display_due() for k, d in dl.items()}
     for kind, d in dl.items():
         x.start(kind, d.rule, start=d.start, base_day=d.start_day)
+
+
+OUTCOMES = {State.MERGED: "已并案", State.NOT_REGISTERED: "不予立案", State.WITHDRAWN: "已撤回"}
+
+
+def settle(case: CaseState, dest: str, at: datetime) -> None:
+    """The state after a step, and what a terminal state fixes (outcome, on time)."""
+    case.state = dest
+    case.last_effective_at = at
+    if dest in OUTCOMES:
+        case.outcome = OUTCOMES[State(dest)]
+    if dest == State.CLOSED:
+        missed = any(c.missed for c in case.commitments)
+        case.outcome = case.outcome or (case.last_result or "未表态") + ("（承诺事项曾逾期未兑现）" if missed else "")
+        case.on_time = (all(case.replies_on_time) and not missed) if case.replies_on_time else None
+    if is_terminal(dest):
+        case.overdue = False
 
 
 def _nothing(x: ActionContext[Any]) -> None:

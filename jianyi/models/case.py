@@ -191,6 +191,18 @@ class CaseState(BaseModel):
         return [self.submission.lead_deputy, *self.submission.co_signers]
 
 
+class StartCase(BaseModel):
+    submission: SubmitInput
+    actor: str
+    role: str = "deputy"
+    effective_at: datetime | None = None
+    policy: Policy = Field(default_factory=Policy)
+    congress_office: str = "区人大常委会代表工作委员会"
+    government_office: str = "区政府办公室"
+    supervision_office: str = "区政府督查室"
+    via: str = "cli"
+
+
 class DeadlineRequest(BaseModel):
     kind: str  # the slot in CaseState.deadlines: reply / sign / co_opinion / assign / rehandle / evaluation / review / rectify
     rule: str

@@ -18,6 +18,7 @@ from transitions import EventData, Machine
 
 from jianyi.models.actions import HUMAN_ACTIONS, SPECS, Action
 from jianyi.models.case import CaseState
+from jianyi.models.policy import china_day
 from jianyi.models.states import (  # noqa: F401  (re-exported: the lifecycle's vocabulary)
     AWAITING_REPLY,
     HANDLING_STATES,
@@ -62,6 +63,8 @@ class Facts(BaseModel):
     supervisor: str = ""
     adjustment_asked: bool = False  # the principal already asked to adjust this assignment
     open_escalation: bool = False  # 督查室 has an escalation open on the case
+    today: str = ""  # the day (China) the act takes effect, ISO
+    assigned_day: str = ""  # the day of the current assignment, ISO
 
 
 class Refused(Exception):
@@ -164,6 +167,16 @@ ASSIGNED_SUPERVISOR = Guard(
     "「{f.principal}」不是本建议的督办人，不能{action}",
     lambda f: f.role != Role.SUPERVISOR or (f.key_supervision and f.principal == f.supervisor),
 )
+CONTACT_DATE_OK = Guard(
+    "contact_date",
+    "沟通日期应不早于交办日（{f.assigned_day}）、不晚于今天（{f.today}）",
+    lambda f: not f.today or f.assigned_day <= str(f.payload.get("on", "")) <= f.today,
+)
+COMMITMENT_DATES_OK = Guard(
+    "commitment_date",
+    "承诺完成日期应晚于答复日（{f.today}），且不超过答复后5年",
+    lambda f: not f.today or all(f.today < str(c.get("promised_date", "")) <= _years_later(f.today, 5) for c in f.payload.get("commitments", [])),
+)
 HAS_OPEN_ESCALATION = Guard("no_open_escalation", "本建议没有待处理的督查事项", lambda f: f.open_escalation)
 HAS_OPEN_COMMITMENT = Guard(
     "no_such_commitment",
@@ -179,6 +192,22 @@ def check_backfill(role: Role | str) -> None:
     """Refuse a backdated or on-behalf step from anyone but an admin."""
     if role not in BACKFILL_ROLES:
         raise Refused("role_not_allowed", "只有系统管理员可以补录（代为登记或指定发生时间）")
+
+
+def backfill_principal(
+    role: Role, on_behalf_of: str, effective_at: datetime | None, now: datetime, last_effective_at: datetime | None
+) -> tuple[str, Role, datetime]:
+    """补录: whose act an admin enters (``unit:区城管局``) and when it happened (past, in order)."""
+    check_backfill(role)
+    role_text, _, name = on_behalf_of.partition(":")
+    if role_text not in {r.value for r in Role} or not name or role_text in (Role.ADMIN, Role.SYSTEM):
+        raise Refused("invalid_input", "补录须指明代谁登记，格式为 角色:名称，如 unit:区城管局")
+    effective = effective_at or now
+    if effective > now:
+        raise Refused("invalid_input", "补录的发生时间不能晚于现在")
+    if last_effective_at and effective < last_effective_at:
+        raise Refused("invalid_input", "补录的发生时间不能早于上一步的发生时间")
+    return name, Role(role_text), effective
 
 
 def check_submission(actor: str, role: Role | str, lead_deputy: str) -> None:
@@ -225,10 +254,10 @@ STEPS: tuple[Step, ...] = (
     Step("request_extension", [S.HANDLING], None, requires=(IS_LEAD_UNIT, EXTENSION_LEFT, NO_PENDING_EXTENSION)),
     Step("decide_extension", [S.HANDLING, S.REPLY_REVIEW], None, (APPROVE,), (EXTENSION_PENDING,)),
     Step("decide_extension", [S.HANDLING, S.REPLY_REVIEW], None, (REFUSE,), (EXTENSION_PENDING,)),
-    Step("record_contact", [S.HANDLING, S.REHANDLING], None, requires=(IS_HANDLER,)),
+    Step("record_contact", [S.HANDLING, S.REHANDLING], None, requires=(IS_HANDLER, CONTACT_DATE_OK)),
     Step("co_opinion", [S.ASSIGNED, S.HANDLING, S.REHANDLING], None, requires=(IS_CO_HANDLER,)),
-    Step("reply", [S.HANDLING, S.REHANDLING], S.REPLY_REVIEW, (NEEDS_REVIEW,), (IS_LEAD_UNIT, CONTACT_RECORDED)),
-    Step("reply", [S.HANDLING, S.REHANDLING], S.REPLIED, (NO_REVIEW,), (IS_LEAD_UNIT, CONTACT_RECORDED)),
+    Step("reply", [S.HANDLING, S.REHANDLING], S.REPLY_REVIEW, (NEEDS_REVIEW,), (IS_LEAD_UNIT, CONTACT_RECORDED, COMMITMENT_DATES_OK)),
+    Step("reply", [S.HANDLING, S.REHANDLING], S.REPLIED, (NO_REVIEW,), (IS_LEAD_UNIT, CONTACT_RECORDED, COMMITMENT_DATES_OK)),
     Step("review_reply", S.REPLY_REVIEW, S.REPLIED, (APPROVE,)),
     Step("review_reply", S.REPLY_REVIEW, S.HANDLING, (REFUSE, FIRST_ROUND)),
     Step("review_reply", S.REPLY_REVIEW, S.REHANDLING, (REFUSE, LATER_ROUND)),
@@ -353,6 +382,10 @@ class Lifecycle:
         return State(self.state) in TERMINAL
 
 
+def _years_later(iso_day: str, years: int) -> str:
+    return f"{int(iso_day[:4]) + years:04d}{iso_day[4:]}"
+
+
 def _choice_hint(action: str, facts: Facts) -> str:
     return SPECS[Action(action)].choices or str(facts.payload)
 
@@ -373,6 +406,7 @@ def facts_for(case: CaseState, principal: str, role: Role, payload: dict[str, An
         replied_ever=case.reply_reached_deputy, open_commitments=case.open_commitments,
         key_supervision=case.key_supervision, supervisor=case.supervisor,
         adjustment_asked=asked, open_escalation=case.open_escalation is not None,
+        today=china_day(at).isoformat(), assigned_day=china_day(case.assigned_at).isoformat() if case.assigned_at else "",
     )
 
 

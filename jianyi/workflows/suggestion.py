@@ -11,86 +11,41 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
+from jianyi.workflows.checks import Checked, check, decide, decode_request, refuse
 from jianyi.workflows.delivery import RECORD_TIMEOUT, deliver
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import BaseModel
-
     from jianyi.activities.records import RecordActivities
     from jianyi.models import agenda
-    from jianyi.models.actions import (
-        HUMAN_ACTIONS,
-        Action,
-        ActionContext,
-        decode,
-        message,
-        spec_for,
+    from jianyi.models.actions import Action, ActionContext, settle, spec_for
+    from jianyi.models.case import (
+        CaseState,
+        Effects,
+        Offices,
+        Recipient,
+        ReminderFired,
+        StartCase,
+        Transition,
     )
-    from jianyi.models.case import CaseState, Effects, Offices, Recipient, ReminderFired, Transition
-    from jianyi.models.commands import (
-        ActionRequest,
-        Empty,
-        InputError,
-        MergeInInput,
-        Payload,
-        SubmitInput,
-    )
-    from jianyi.models.lifecycle import (
-        TERMINAL,
-        Facts,
-        Lifecycle,
-        Move,
-        Refused,
-        Role,
-        State,
-        check_backfill,
-        facts_for,
-    )
-    from jianyi.models.policy import Policy
+    from jianyi.models.commands import ActionRequest, Empty, MergeInInput
+    from jianyi.models.lifecycle import Facts, Lifecycle, Move, Role, State
     from jianyi.workflows.search import upsert_for
+
+__all__ = ["StartCase", "SuggestionWorkflow"]
 
 SYSTEM_ACTOR = "系统"
 # After an admin's 补录 (a backdated step) the agenda waits this long for the next one, so a case
 # entered step by step is not reminded of deadlines its later, still unentered, steps had met.
 BACKFILL_HOLD = timedelta(seconds=60)
-OUTCOMES = {State.MERGED: "已并案", State.NOT_REGISTERED: "不予立案", State.WITHDRAWN: "已撤回"}
 # A record that keeps failing is a failure to surface, not to retry forever in silence.
 RECORD_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=5)
-
-
-class StartCase(BaseModel):
-    submission: SubmitInput
-    actor: str
-    role: str = Role.DEPUTY
-    effective_at: datetime | None = None
-    policy: Policy = Policy()
-    congress_office: str = "区人大常委会代表工作委员会"
-    government_office: str = "区政府办公室"
-    supervision_office: str = "区政府督查室"
-    via: str = "cli"
-
-
-@dataclass
-class Checked:
-    """An action that passed every check: its typed payload and whose act it is, when."""
-
-    payload: Payload
-    principal: str
-    role: Role
-    effective: datetime
-    move: Move
-
-
-def refuse(code: str, message: str) -> ApplicationError:
-    return ApplicationError(message, type=code, non_retryable=True)
 
 
 @workflow.defn(name="SuggestionWorkflow")
@@ -157,16 +112,17 @@ class SuggestionWorkflow:
     # -- human actions ------------------------------------------------------------------------------
     @workflow.update(dynamic=True)
     async def on_action(self, action: str, args: Sequence[RawValue]) -> CaseState:
-        request = self._decode(args)
+        request = decode_request(args)
         # An update delivered with the start runs before run(); the submission is recorded first.
         await workflow.wait_condition(lambda: self.submission_recorded)
         async with self.lock:
-            checked = self._check(action, request)
+            checked = self._check(action, request, dated=workflow.patched("dated-acts-bounded"))
             case = self.case.model_copy(deep=True)
             if request.effective_at is not None:
                 case.agenda_hold_until = workflow.now() + BACKFILL_HOLD
             x = ActionContext(case, checked.move.source, checked.move.dest, checked.payload, checked.principal, checked.role, checked.effective)
-            payload = self._audit_payload(x, request)
+            payload = x.payload.model_dump(mode="json") | {"by": x.principal, "via": request.via}
+            payload |= {"on_behalf_of": request.on_behalf_of} if request.on_behalf_of else {}
             update_id = workflow.current_update_info().id  # type: ignore[union-attr]
             await self._guarded(self._apply(action, x, request.actor, request.role, payload, update_id))
             self.woken = True
@@ -176,61 +132,13 @@ class SuggestionWorkflow:
 
     @on_action.validator
     def validate(self, action: str, args: Sequence[RawValue]) -> None:
-        self._check(action, self._decode(args))
+        self._check(action, decode_request(args))
 
-    def _decode(self, args: Sequence[RawValue]) -> ActionRequest:
-        if len(args) != 1:
-            raise refuse("bad_request", "请求格式错误：应只有一个参数")
-        try:
-            return workflow.payload_converter().from_payload(args[0].payload, ActionRequest)
-        except Exception as exc:  # noqa: BLE001  (any decoding problem is the caller's)
-            raise refuse("bad_request", f"请求格式错误：{exc}") from None
-
-    def _check(self, action: str, request: ActionRequest) -> Checked:
-        """Everything that may refuse an action, without changing anything."""
-        if request.role == Role.SYSTEM or action not in HUMAN_ACTIONS:
-            known = action in {a.value for a in Action}
-            raise refuse("role_not_allowed" if known else "invalid_input", "系统操作不能由人发起" if known else f"未知的操作「{action}」")
-        try:
-            payload, role = decode(action, request.payload), Role(request.role)
-        except InputError as exc:
-            raise refuse("invalid_input", exc.message) from None
-        except ValueError:
-            raise refuse("unknown_role", f"未知的角色「{request.role}」") from None
-        principal, effective = request.actor, workflow.now()
-        if request.on_behalf_of or request.effective_at:
-            principal, role, effective = self._backfill(role, request)
-        facts = facts_for(self.case, principal, role, payload.model_dump(mode="json"), effective)
-        return Checked(payload, principal, role, effective, self._decide(action, facts))
+    def _check(self, action: str, request: ActionRequest, dated: bool = True) -> Checked:
+        return check(self.case, self.machine, action, request, workflow.now(), dated)
 
     def _decide(self, action: str, facts: Facts) -> Move:
-        try:
-            return self.machine.decide(action, facts)
-        except Refused as exc:
-            raise refuse(exc.code, exc.message) from None
-
-    def _backfill(self, role: Role, request: ActionRequest) -> tuple[str, Role, datetime]:
-        """补录: an admin enters someone else's act, dated when it happened on paper."""
-        try:
-            check_backfill(role)
-        except Refused as exc:
-            raise refuse(exc.code, exc.message) from None
-        role_text, _, name = request.on_behalf_of.partition(":")
-        if role_text not in {r.value for r in Role} or not name or role_text in (Role.ADMIN, Role.SYSTEM):
-            raise refuse("invalid_input", "补录须指明代谁登记，格式为 角色:名称，如 unit:区城管局")
-        effective = request.effective_at or workflow.now()
-        if effective > workflow.now():
-            raise refuse("invalid_input", "补录的发生时间不能晚于现在")
-        if self.case.last_effective_at and effective < self.case.last_effective_at:
-            raise refuse("invalid_input", "补录的发生时间不能早于上一步的发生时间")
-        return name, Role(role_text), effective
-
-    @staticmethod
-    def _audit_payload(x: ActionContext[Any], request: ActionRequest) -> dict[str, Any]:
-        payload = x.payload.model_dump(mode="json") | {"by": x.principal, "via": request.via}
-        if request.on_behalf_of:
-            payload["on_behalf_of"] = request.on_behalf_of
-        return payload
+        return decide(self.machine, action, facts)
 
     async def _apply(self, action: str, x: ActionContext[Any], actor: str, role: str, payload: dict[str, Any], key: str) -> None:
         spec_for(action).consequences(x)
@@ -258,7 +166,7 @@ class SuggestionWorkflow:
             case.merged_from.append(note.source_id)
             new = [d for d in note.deputies if d not in case.deputies]
             case.submission = case.submission.model_copy(update={"co_signers": [*case.submission.co_signers, *new]})
-            x = ActionContext(case, case.state, case.state, note, SYSTEM_ACTOR, Role.SYSTEM, workflow.now())
+            x = self._system(case)
             await self._guarded(self._commit(x, "merge_in", f"merge_in:{note.source_id}", SYSTEM_ACTOR, note.model_dump(mode="json")))
 
     # -- the agenda: reminders, notices, escalations, the evaluation window --------------------------
@@ -283,13 +191,16 @@ class SuggestionWorkflow:
         payload = {"kind": item.kind, "due_at": item.at.isoformat(), "skipped": [i.key for i in stale], **item.extra}
         if item.kind == "expire_evaluation":
             move = self._decide("expire_evaluation", Facts(principal=SYSTEM_ACTOR, role=Role.SYSTEM))
-            x = ActionContext(case, move.source, move.dest, Empty(), SYSTEM_ACTOR, Role.SYSTEM, now)
-            x.effects = agenda.expire_evaluation(case, item, now)
+            x = self._system(case, move.dest, agenda.expire_evaluation(case, item, now))
             await self._commit(x, "expire_evaluation", f"agenda:{item.key}", SYSTEM_ACTOR, {"skipped": payload["skipped"]}, fired=fired)
-            return
-        x = ActionContext(case, case.state, case.state, Empty(), SYSTEM_ACTOR, Role.SYSTEM, now)
-        x.effects = agenda.fire(case, item, now)
-        await self._commit(x, "agenda", f"agenda:{item.key}", SYSTEM_ACTOR, payload, fired=fired)
+        else:
+            x = self._system(case, effects=agenda.fire(case, item, now))
+            await self._commit(x, "agenda", f"agenda:{item.key}", SYSTEM_ACTOR, payload, fired=fired)
+
+    def _system(self, case: CaseState | None = None, dest: str = "", effects: Effects | None = None) -> ActionContext[Any]:
+        """A system step on (a working copy of) the case."""
+        case = case or self.case.model_copy(deep=True)
+        return ActionContext(case, case.state, dest or case.state, Empty(), SYSTEM_ACTOR, Role.SYSTEM, workflow.now(), effects or Effects())
 
     # -- writing: one local activity per transition, then delivery and search attributes -------------
     async def _commit(
@@ -298,7 +209,7 @@ class SuggestionWorkflow:
     ) -> None:
         """Record the working copy; only once it is written does it become the case."""
         case = x.case
-        self._settle(case, x.dest, x.at)
+        settle(case, x.dest, x.at)
         case.seq = self.case.seq + 1
         for kind in x.effects.drop:
             case.deadlines.pop(kind, None)
@@ -319,27 +230,13 @@ class SuggestionWorkflow:
             self.deliveries.append(asyncio.create_task(self._deliver(result.outbox_ids, not_before)))
         upsert_for(case)
 
-    @staticmethod
-    def _settle(case: CaseState, dest: str, at: datetime) -> None:
-        """The state after the step, and what a terminal state fixes (outcome, on time)."""
-        case.state = dest
-        case.last_effective_at = at
-        if dest in OUTCOMES:
-            case.outcome = OUTCOMES[State(dest)]
-        if dest == State.CLOSED:
-            missed = any(c.missed for c in case.commitments)
-            case.outcome = case.outcome or (case.last_result or "未表态") + ("（承诺事项曾逾期未兑现）" if missed else "")
-            case.on_time = (all(case.replies_on_time) and not missed) if case.replies_on_time else None
-        if State(dest) in TERMINAL:
-            case.overdue = False
-
     async def _guarded(self, step: Any, refuse_caller: bool = True) -> None:
         """Run a step; an unforeseen failure is surfaced (stuck, admin notice) and refused to its caller."""
         try:
             await step
-        except ApplicationError:
+        except (ApplicationError, workflow.NondeterminismError):
             raise
-        except (ActivityError, Exception) as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001  (ActivityError included: the records kept failing)
             await self._surface(exc, "action")
             if refuse_caller:
                 raise refuse("processing_error", "处理异常：本次操作未能记录，已通知系统管理员，请稍后重试") from None
@@ -352,20 +249,17 @@ class SuggestionWorkflow:
             self.agenda_broken = True
         if self.case.error:
             return
-        case = self.case.model_copy(deep=True)
-        case.error = error
-        x = ActionContext(case, case.state, case.state, Empty(), SYSTEM_ACTOR, Role.SYSTEM, workflow.now())
-        x.effects = Effects(messages=[message(case, "processing_error", str(case.seq + 1), [Recipient(kind="admin", name="")], error=error)])
+        x = self._system()
+        x.case.error = error
+        x.tell("processing_error", [Recipient(kind="admin", name="")], error=error)
         try:
-            await self._commit(x, "processing_error", f"error:{case.seq + 1}", SYSTEM_ACTOR, {"error": error, "where": where})
+            await self._commit(x, "processing_error", f"error:{x.cycle}", SYSTEM_ACTOR, {"error": error, "where": where})
         except Exception:  # noqa: BLE001  (the records themselves fail: the worker log has it)
             self.case.error = error
 
     async def _deliver(self, ids: list[int], not_before: datetime | None) -> None:
         async def audit_failure(error: str) -> None:
             async with self.lock:
-                x = ActionContext(self.case.model_copy(deep=True), self.case.state, self.case.state,
-                                  Empty(), SYSTEM_ACTOR, Role.SYSTEM, workflow.now())
-                await self._commit(x, "delivery_failed", f"delivery_failed:{ids[0]}", SYSTEM_ACTOR, {"outbox_ids": ids, "error": error})
+                await self._commit(self._system(), "delivery_failed", f"delivery_failed:{ids[0]}", SYSTEM_ACTOR, {"outbox_ids": ids, "error": error})
 
         await deliver(self.case.id, ids, not_before, audit_failure)
