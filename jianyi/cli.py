@@ -472,11 +472,16 @@ def outbox(failed: Annotated[bool, typer.Option("--failed", help="只看发送�
 
 
 @audit_app.command("verify")
-def audit_verify(json_: JsonOpt = False) -> None:
-    """核验每件建议的审计哈希链，指出第一个被改动的事件。"""
+def audit_verify(
+    json_: JsonOpt = False,
+    deep: Annotated[bool, typer.Option("--deep", help="再与 Temporal 中各工作流的历史逐一比对（需 Temporal 服务）")] = False,
+) -> None:
+    """核验每件建议的审计哈希链，指出第一个被改动的事件；--deep 再与工作流历史比对。"""
     from jianyi.queries import verify_audit
 
     count, events, breaks = verify_audit(settings().db_url)
+    if deep:
+        breaks += run(_deep_check)
     if json_:
         out_json({"suggestions": count, "events": events, "ok": not breaks, "breaks": [b.__dict__ for b in breaks]})
     elif not breaks:
@@ -486,6 +491,14 @@ def audit_verify(json_: JsonOpt = False) -> None:
             typer.echo(f"审计链断裂：{b.suggestion_id} 第{b.seq}个事件（id={b.event_id}）：{b.problem}")
     if breaks:
         raise typer.Exit(4)
+
+
+async def _deep_check() -> list[Any]:
+    from jianyi.crosscheck import cross_check
+
+    engine = await _engine()
+    _, problems = await cross_check(engine.client, settings().db_url)
+    return problems
 
 
 # -- scheduler -------------------------------------------------------------------------------------------

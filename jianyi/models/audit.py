@@ -40,20 +40,28 @@ def hashed_fields(e: AuditEvent) -> dict[str, Any]:
     }
 
 
+# What the records activity adds to a transition's payload in its audit event (not part of its identity).
+RECORDED_EXTRAS = ("deadlines", "held_until", "replaced")
+
+
 def transition_hash(t: Transition) -> str:
     """What a transition is: the same key and content is the same write (a retry), anything
     else at the same seq is a different one (the earlier belonged to a task that never completed)."""
+    return _content_hash(t.suggestion_id, t.seq, t.key, t.actor, t.role, t.action, t.from_state, t.to_state, t.payload, t.at, t.effective_at)
+
+
+def event_content_hash(e: AuditEvent) -> str:
+    """The content hash an audit event's own fields give: `audit verify --deep` compares it with
+    the hash the workflow's history recorded, so an edited event is caught even if re-chained."""
+    payload = {k: v for k, v in e.payload.items() if k not in RECORDED_EXTRAS}
+    return _content_hash(e.suggestion_id, e.seq, e.key, e.actor, e.role, e.action, e.from_state, e.to_state, payload, e.at, e.effective_at)
+
+
+def _content_hash(sid: str, seq: int, key: str, actor: str, role: str, action: str, source: str, dest: str,
+                  payload: dict[str, Any], at: Any, effective_at: Any) -> str:
     fields = {
-        "suggestion_id": t.suggestion_id,
-        "seq": t.seq,
-        "key": t.key,
-        "actor": t.actor,
-        "role": t.role,
-        "action": t.action,
-        "from": t.from_state,
-        "to": t.to_state,
-        "payload": t.payload,
-        "at": t.at.isoformat(),
-        "effective_at": t.effective_at.isoformat(),
+        "suggestion_id": sid, "seq": seq, "key": key, "actor": actor, "role": role, "action": action,
+        "from": source, "to": dest, "payload": json.loads(canonical(payload)),
+        "at": at.isoformat(), "effective_at": effective_at.isoformat(),
     }
     return hashlib.sha256(canonical(fields).encode()).hexdigest()

@@ -118,6 +118,7 @@ class SuggestionWorkflow:
         async with self.lock:
             checked = self._check(action, request, dated=workflow.patched("dated-acts-bounded"))
             case = self.case.model_copy(deep=True)
+            case.error = case.error if self.agenda_broken else ""  # a step that went through clears a past 处理异常
             if request.effective_at is not None:
                 case.agenda_hold_until = workflow.now() + BACKFILL_HOLD
             x = ActionContext(case, checked.move.source, checked.move.dest, checked.payload, checked.principal, checked.role, checked.effective)
@@ -222,13 +223,13 @@ class SuggestionWorkflow:
             RecordActivities.record_transition, transition, start_to_close_timeout=RECORD_TIMEOUT, retry_policy=RECORD_RETRY,
         )
         case.deadlines.update(result.deadlines)
-        self.case = case
+        upsert_for(case)
+        self.case = case  # only now, when nothing can fail any more, is the step the case's
         if self.machine.state != case.state:
             self.machine.move_to(case.state)
         if result.outbox_ids:
             not_before = max(filter(None, (result.deliver_at, case.agenda_hold_until)), default=None)
             self.deliveries.append(asyncio.create_task(self._deliver(result.outbox_ids, not_before)))
-        upsert_for(case)
 
     async def _guarded(self, step: Any, refuse_caller: bool = True) -> None:
         """Run a step; an unforeseen failure is surfaced (stuck, admin notice) and refused to its caller."""
