@@ -21,7 +21,7 @@ import typer
 from jianyi import directory
 from jianyi.models.commands import InputError
 from jianyi.models.lifecycle import ROLE_LABELS, STATE_LABELS, Role
-from jianyi.models.policy import CST, Policy, compute, rules
+from jianyi.models.policy import CST, Policy, china_day, compute, rules
 from jianyi.settings import SettingError, Settings, get_settings
 
 app = typer.Typer(
@@ -50,6 +50,7 @@ class Fail(Exception):
 
 
 class _Ctx:
+    update_id: str = ""
     actor: str = ""
     role: str = ""
     on_behalf_of: str = ""
@@ -68,6 +69,7 @@ def _root(
     as_: AsOpt = None,
     for_: Annotated[str, typer.Option("--for", help="（仅管理员补录）代谁登记，格式 角色:名称")] = "",
     at: Annotated[str, typer.Option("--at", help="（仅管理员补录）实际发生时间，YYYY-MM-DD 或 YYYY-MM-DDTHH:MM（北京时间）")] = "",
+    update_id: Annotated[str, typer.Option("--update-id", help="操作编号：超时后重试时带上上次给出的编号，同一操作不会办理两次")] = "",
 ) -> None:
     spec = as_ or os.environ.get("JIANYI_AS", "")
     if spec:
@@ -76,6 +78,7 @@ def _root(
             raise Fail(f"--as 格式错误：「{spec}」，应为 角色:名称，角色为 " + "/".join(r.value for r in Role if r is not Role.SYSTEM))
         CTX.actor, CTX.role = name, role
     CTX.on_behalf_of = for_
+    CTX.update_id = update_id.strip()
     CTX.effective_at = parse_moment(at, "--at") if at else None
 
 
@@ -155,7 +158,9 @@ def _act(suggestion_id: str, action: str, payload: dict[str, Any], json_: bool =
 
     async def go():  # noqa: ANN202
         engine = await _engine()
-        return await engine.act(suggestion_id, action, actor, role, payload, CTX.on_behalf_of, CTX.effective_at)
+        return await engine.act(
+            suggestion_id, action, actor, role, payload, CTX.on_behalf_of, CTX.effective_at, update_id=CTX.update_id or None
+        )
 
     case = run(go)
     if json_:
@@ -171,7 +176,7 @@ class ReviewDecision(StrEnum):
     return_ = "return"
 
 
-class Decision(StrEnum):
+class Approval(StrEnum):
     approve = "approve"
     refuse = "refuse"
 
@@ -219,7 +224,7 @@ def adjust(suggestion_id: IdArg, reason: Annotated[str, typer.Option(help="申�
 @app.command("decide-adjustment")
 def decide_adjustment(
     suggestion_id: IdArg,
-    decision: Annotated[Decision, typer.Option(help="approve 同意 / refuse 不同意")],
+    decision: Annotated[Approval, typer.Option(help="approve 同意 / refuse 不同意")],
     lead: Annotated[str, typer.Option(help="同意时：新的主办单位")] = "",
     co: Annotated[list[str] | None, typer.Option(help="同意时：新的协办单位")] = None,
     comment: str = "",
@@ -238,7 +243,7 @@ def extend(suggestion_id: IdArg, reason: Annotated[str, typer.Option(help="延�
 
 
 @app.command("decide-extension")
-def decide_extension(suggestion_id: IdArg, decision: Annotated[Decision, typer.Option(help="approve / refuse")], comment: str = "") -> None:
+def decide_extension(suggestion_id: IdArg, decision: Annotated[Approval, typer.Option(help="approve / refuse")], comment: str = "") -> None:
     """审批延期申请（代表工委）。"""
     _act(suggestion_id, "decide_extension", {"decision": decision.value, "comment": comment})
 
@@ -279,7 +284,7 @@ def reply(
 
 
 @app.command("review-reply")
-def review_reply(suggestion_id: IdArg, decision: Annotated[Decision, typer.Option(help="approve 通过 / refuse 退回")], comment: str = "") -> None:
+def review_reply(suggestion_id: IdArg, decision: Annotated[Approval, typer.Option(help="approve 通过 / refuse 退回")], comment: str = "") -> None:
     """审核答复（政府办）：通过后送达代表，退回则重新答复。"""
     _act(suggestion_id, "review_reply", {"decision": decision.value, "comment": comment})
 
@@ -302,9 +307,24 @@ def remark(suggestion_id: IdArg, text: Annotated[str, typer.Option(help="督办�
 
 
 @app.command()
-def key(suggestion_id: IdArg, supervisor: str = "", off: bool = False) -> None:
-    """设定（或取消）重点督办（代表工委）。"""
-    _act(suggestion_id, "mark_key", {"key": not off, "supervisor": supervisor})
+def key(
+    suggestion_id: IdArg,
+    supervisor: Annotated[str, typer.Option(help="督办人（须已由管理员登记：jianyi admin supervisor）")] = "",
+    off: Annotated[bool, typer.Option("--off", help="取消重点督办")] = False,
+) -> None:
+    """设定重点督办并指定督办人，或用 --off 取消重点督办（代表工委）。再次设定即更换督办人。"""
+    _act(suggestion_id, "mark_key", {"key": not off, "supervisor": "" if off else supervisor})
+
+
+@app.command("escalation")
+def escalation(
+    suggestion_id: IdArg,
+    decision: Annotated[str, typer.Option(help="notice 通报 / rectify 限期整改 / close 结束督办")],
+    comment: Annotated[str, typer.Option(help="处理意见")],
+    workdays: Annotated[int, typer.Option(help="限期整改的工作日数（0 为政策默认）")] = 0,
+) -> None:
+    """处理逾期或承诺逾期移交的督查事项（督查室）：通报、限期整改或结束督办。"""
+    _act(suggestion_id, "act_on_escalation", {"decision": decision, "comment": comment, "workdays": workdays})
 
 
 @app.command("resolve-escalation")
@@ -344,7 +364,8 @@ def withdraw(suggestion_id: IdArg, reason: Annotated[str, typer.Option(help="撤
 @app.command()
 def status(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
     """一件建议的实时状态与全部期限（来自工作流）。"""
-    from jianyi.models.lifecycle import Lifecycle
+    from jianyi.models.actions import label as action_label
+    from jianyi.models.lifecycle import allowed_actions
 
     async def go():  # noqa: ANN202
         engine = await _engine()
@@ -363,9 +384,11 @@ def status(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
     ]
     if case.lead_unit:
         lines.append(f"  主办：{case.lead_unit}" + (f"    协办：{'、'.join(case.co_handlers)}" if case.co_handlers else ""))
-    flags = [t for t, on in (("逾期", case.overdue), ("重点督办", case.key_supervision)) if on]
+    flags = [t for t, on in (("逾期", case.overdue), (f"重点督办（督办人：{case.supervisor}）", case.key_supervision)) if on]
     if case.escalation_count:
         flags.append(f"移交督查室{case.escalation_count}次")
+    if case.error:
+        flags.append(f"处理异常：{case.error}")
     if flags:
         lines.append(f"  标记：{'、'.join(flags)}")
     if case.outcome:
@@ -376,12 +399,13 @@ def status(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
         lines.append(f"      {d.explanation}")
     for c in case.commitments:
         lines.append(f"  承诺事项{c.number}：{c.text}（{c.promised_date}）{'已兑现' if c.fulfilled else '未兑现'}")
+    for e in case.escalations:
+        state = f"已处理：{e.resolution}" if e.resolved_at else "待督查室处理"
+        lines.append(f"  督查事项{e.number}：{e.reason}（{china_day(e.escalated_at)}）{'；'.join(e.steps)} {state}")
     if CTX.role:
-        acts = Lifecycle(case.state).actions_for(Role(CTX.role))
+        acts = allowed_actions(case, CTX.actor, Role(CTX.role), datetime.now(UTC))
         if acts:
-            from jianyi.models.lifecycle import ACTION_LABELS
-
-            lines.append(f"  {ROLE_LABELS[CTX.role]}可办：{'、'.join(ACTION_LABELS[a] for a in acts)}")
+            lines.append(f"  {ROLE_LABELS[CTX.role]}「{CTX.actor}」现在可办：{'、'.join(action_label(a) for a in acts)}")
     typer.echo("\n".join(lines))
 
 
@@ -433,13 +457,16 @@ def deadline(
     json_: JsonOpt = False,
 ) -> None:
     """按政策计算一个期限并说明理由（含节假日与调休）。"""
-    from jianyi.activities.calendar import load_calendar
-    from jianyi.models.db import session_for
+    from jianyi.models.db import load_calendar, session_for
 
     known = rules(Policy())
     if rule not in known:
         raise Fail(f"未知的期限规则「{rule}」，可选：{'、'.join(known)}")
+    from jianyi.models.bounds import date_problem
+
     moment = parse_moment(start, "--start")
+    if problem := date_problem(moment, datetime.now(UTC)):
+        raise Fail(f"--start {problem}")
     with session_for(settings().db_url) as db:
         calendar = load_calendar(db)
     d = compute(rule, moment, Policy(), calendar)
@@ -516,8 +543,7 @@ def scheduler_main(ctx: typer.Context) -> None:
 @scheduler_app.command("jobs")
 def scheduler_jobs(json_: JsonOpt = False) -> None:
     """列出定时任务及其下次执行时间（按节假日日历）。"""
-    from jianyi.activities.calendar import load_calendar
-    from jianyi.models.db import session_for
+    from jianyi.models.db import load_calendar, session_for
     from jianyi.scheduler import next_fires, set_calendar, validate_schedule
 
     s = settings()
@@ -595,6 +621,20 @@ def admin_deputy(name: str, email: str = "", phone: PhoneOpt = "", channel: Chan
     typer.echo(f"已登记代表：{name}（通知通道：{channel}）")
 
 
+@admin_app.command("supervisor")
+def admin_supervisor(
+    name: str,
+    title: Annotated[str, typer.Option(help="职务，如 区人大常委会副主任")] = "",
+    email: str = "",
+    phone: PhoneOpt = "",
+    channel: ChannelOpt = "email",
+    webhook: WebhookOpt = "",
+) -> None:
+    """登记（或更新）督办人：只有登记过的督办人才能被指定为重点督办件的督办人。"""
+    directory.add_supervisor(settings().db_url, name, title, email, phone, channel=channel, webhook_url=webhook)
+    typer.echo(f"已登记督办人：{name}{f'（{title}）' if title else ''}")
+
+
 @admin_app.command("session")
 def admin_session(code: str, name: str) -> None:
     """登记会次，如 16-3 "武昌区第十六届人民代表大会第三次会议"。"""
@@ -662,7 +702,7 @@ def main() -> None:
         typer.echo(f"错误：{exc.message}", err=True)
         if os.environ.get("JIANYI_DEBUG"):
             typer.echo(f"（详情：{exc.detail}）", err=True)
-        code = 1
+        code = getattr(exc, "exit_code", 1)
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.Abort:

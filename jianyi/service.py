@@ -8,7 +8,8 @@ live state. Every refusal comes back as :class:`InputError` with a Chinese messa
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from temporalio.client import (
@@ -16,6 +17,7 @@ from temporalio.client import (
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -29,6 +31,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from jianyi import directory
 from jianyi.models.actions import Action, decode, unit_names
 from jianyi.models.actions import label as action_label
+from jianyi.models.bounds import check_dates, date_problem
 from jianyi.models.case import CaseState
 from jianyi.models.commands import (
     ActionRequest,
@@ -36,6 +39,7 @@ from jianyi.models.commands import (
     parse_number,
     parse_submit,
     suggestion_workflow_id,
+    validate_payload,
 )
 from jianyi.models.lifecycle import Refused, Role, check_backfill, check_submission
 from jianyi.models.policy import Policy
@@ -66,6 +70,9 @@ class Engine:
         via: str = "cli",
     ) -> str:
         sub = parse_submit(data)
+        _check_dates(sub)
+        if effective_at is not None and (problem := date_problem(effective_at, datetime.now(UTC))):
+            raise InputError(f"补录的发生时间{problem}")
         if sub.lead_deputy in sub.co_signers or len(set(sub.co_signers)) != len(sub.co_signers):
             raise InputError("附议代表不能与领衔代表相同，也不能重复")
         url = self.settings.db_url
@@ -116,22 +123,43 @@ class Engine:
         on_behalf_of: str = "",
         effective_at: datetime | None = None,
         via: str = "cli",
+        update_id: str | None = None,
     ) -> CaseState:
-        payload = {} if payload is None else payload
-        parsed = decode(action, payload)
+        """Send one action. ``update_id`` is its idempotency key: the same id again (a retry after a
+        timeout) never applies the action twice; one is generated when the caller has none."""
+        if not isinstance(payload, dict | None):
+            raise InputError("请求内容应为字段及其取值", f"payload must be an object, got {type(payload).__name__}")
+        parsed = decode(action, payload or {})
+        _check_dates(parsed)
         await self._check_references(suggestion_id, action, parsed)
-        request = ActionRequest(
-            actor=actor, role=role, payload=parsed.model_dump(mode="json"), on_behalf_of=on_behalf_of, effective_at=effective_at, via=via
-        )
+        fields = {"actor": actor, "role": role, "payload": parsed.model_dump(mode="json"), "on_behalf_of": on_behalf_of,
+                  "effective_at": effective_at, "via": via}
+        request = validate_payload(ActionRequest, fields)
         handle = self.client.get_workflow_handle(normalise_id(suggestion_id))
-        try:
-            return await handle.execute_update(action, request, result_type=CaseState)
-        except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise InputError(message, f"{action_label(action)}: {cause!r}") from None
-        except RPCError as exc:
-            raise await _update_error(handle, exc, suggestion_id) from None
+        return await self._send(handle, action, request, update_id or str(uuid.uuid4()), suggestion_id)
+
+    async def _send(self, handle: WorkflowHandle[Any, Any], action: str, request: ActionRequest, update_id: str, sid: str) -> CaseState:
+        """The update, retried under its own id while the case is running but the service hiccups."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.settings.action_timeout_seconds
+        while True:
+            left = give_up - loop.time()
+            try:
+                async with asyncio.timeout(max(left, 0.1)):
+                    return await handle.execute_update(action, request, id=update_id, result_type=CaseState)
+            except WorkflowUpdateFailedError as exc:
+                cause = exc.cause
+                message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+                raise InputError(message, f"{action_label(action)}: {cause!r}") from None
+            except (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                raise Unavailable(update_id) from None
+            except RPCError as exc:
+                error = await _update_error(handle, exc, sid)
+                if error is not None:
+                    raise error from None
+            if loop.time() >= give_up:
+                raise Unavailable(update_id)
+            await asyncio.sleep(0.5)
 
     async def _check_references(self, suggestion_id: str, action: str, parsed: Any) -> None:
         """What the workflow cannot see: the directory, and the other suggestion a merge names."""
@@ -195,23 +223,43 @@ class Engine:
             raise _rpc_error(exc, suggestion_id) from None
 
 
-async def _update_error(handle: WorkflowHandle[Any, Any], exc: RPCError, suggestion_id: str) -> InputError:
-    """An update sent to a finished case also fails NOT_FOUND ("update … not found"): ask which it is."""
-    if exc.status == RPCStatusCode.NOT_FOUND:
-        try:
-            finished = (await handle.describe()).status != WorkflowExecutionStatus.RUNNING
-        except RPCError:
-            finished = False
-        if finished:
-            return InputError(f"建议「{suggestion_id}」已经办结，不能再操作", str(exc))
-    return _rpc_error(exc, suggestion_id)
+def _check_dates(parsed: Any) -> None:
+    try:
+        check_dates(parsed, datetime.now(UTC))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+class Unavailable(InputError):
+    """The worker (or Temporal) did not answer in time: nothing is known to be applied (exit 3)."""
+
+    exit_code = 3
+
+    def __init__(self, update_id: str) -> None:
+        super().__init__(
+            f"处理服务暂时不可用，请稍后重试。本次操作编号 {update_id}：它可能在服务恢复后才被处理；"
+            f"重试时带上 --update-id {update_id}，同一操作不会被办理两次。",
+            f"no answer within the action timeout (update id {update_id})",
+        )
+        self.update_id = update_id
+
+
+async def _update_error(handle: WorkflowHandle[Any, Any], exc: RPCError, suggestion_id: str) -> InputError | None:
+    """What an RPC error on an update means; None: the case runs and the update may be sent again."""
+    try:
+        status = (await handle.describe()).status
+    except RPCError as described:
+        return _rpc_error(described, suggestion_id) if described.status == RPCStatusCode.NOT_FOUND else None
+    if status != WorkflowExecutionStatus.RUNNING:
+        return InputError(f"建议「{suggestion_id}」已经结束（{status.name}），不能再操作", str(exc))
+    return None  # running: the update was lost in a restart or a hiccup; its id makes a retry safe
 
 
 def _rpc_error(exc: RPCError, suggestion_id: str) -> InputError:
     if exc.status == RPCStatusCode.NOT_FOUND:
         return InputError(f"找不到建议「{suggestion_id}」", str(exc))
-    if exc.status == RPCStatusCode.FAILED_PRECONDITION or "completed" in str(exc).lower():
-        return InputError(f"建议「{suggestion_id}」已经办结，不能再操作", str(exc))
+    if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+        return Unavailable("（未发出）")
     return InputError(f"工作流服务出错：{exc.message}", str(exc))
 
 

@@ -161,3 +161,35 @@ def test_directory_changes_an_admin_makes_are_audit_events(settings):
         log = list(db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == CHAIN).order_by(AuditEvent.seq)))
     assert [(e.actor, e.action) for e in log] == [("管理员甲", "directory_unit"), ("管理员甲", "directory_supervisor")]
     assert verify_audit(settings.db_url)[2] == []
+
+
+# -- honest answers while a part is down (issue 7 §3) ------------------------------------------------
+async def test_an_action_retried_with_the_same_update_id_is_applied_once(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    first = await engine.act(sid, "remark", "代表工委", "congress_office", {"text": "请抓紧办理"}, update_id="retry-1")
+    again = await engine.act(sid, "remark", "代表工委", "congress_office", {"text": "请抓紧办理"}, update_id="retry-1")
+    assert again.seq == first.seq
+    assert [e.action for e in audit(settings, sid)].count("remark") == 1
+
+
+async def test_an_action_while_no_worker_runs_answers_unavailable_within_the_timeout(env, settings):
+    from helpers import RecordingEngine, suggestion
+
+    from jianyi.service import Unavailable
+
+    seed_directory(settings)
+    settings.action_timeout_seconds = 1.0
+    engine = RecordingEngine(env.client, settings)
+    sid = await engine.submit(suggestion(settings), "杨永兵")  # starting needs no worker
+    with pytest.raises(Unavailable) as down:
+        await engine.act(sid, "review", "代表工委", "congress_office", {"decision": "register"}, update_id="while-down")
+    assert "处理服务暂时不可用" in down.value.message and "--update-id while-down" in down.value.message
+    assert down.value.exit_code == 3
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        from jianyi.worker import build_worker
+
+        async with build_worker(env.client, settings, executor):  # the worker is back: the same id, once
+            case = await engine.act(sid, "review", "代表工委", "congress_office", {"decision": "register"}, update_id="while-down")
+            assert case.state == "registered"
+            assert [e.action for e in audit(settings, sid)] == ["submit", "review"]
+            await stop_if_open(env, case_handle(env, sid))

@@ -16,7 +16,7 @@ from temporalio import activity
 
 from jianyi.activities.calendar import load_calendar
 from jianyi.activities.outbox import enqueue
-from jianyi.models.case import MessageRequest, Recipient, Recorded
+from jianyi.models.case import DigestRequest, MessageRequest, Recipient, Recorded
 from jianyi.models.db import session_for, to_db
 from jianyi.models.policy import china_day, due_text
 from jianyi.models.states import NEXT_STEPS, STATE_LABELS, TERMINAL_VALUES
@@ -46,17 +46,18 @@ class DigestActivities:
         self.settings = settings
 
     @activity.defn(name="compose_digest")
-    def compose_digest(self, kind: str, period: str, at: datetime, source_id: str, immediate: bool = False) -> Recorded:
-        """``immediate``: fired by hand, delivered at once (quiet rules hold only scheduled fires)."""
+    def compose_digest(self, r: DigestRequest) -> Recorded:
+        """One digest into the outbox (``r.immediate``: fired by hand, delivered at once)."""
         with session_for(self.settings.db_url) as db:
-            compose = {"monthly": self._monthly, "ledger": self._ledger, "daily": self._daily}[kind]
-            messages = compose(db, period, at)
+            compose = {"monthly": self._monthly, "ledger": self._ledger, "daily": self._daily}[r.kind]
+            messages = compose(db, r.period, r.at)
             context = {
-                "period": period_label(kind, period),
-                "date": period,
-                "link": f"{self.settings.base_url.rstrip('/')}/digests/{source_id}",
+                "period": period_label(r.kind, r.period),
+                "date": r.period,
+                "link": f"{self.settings.base_url.rstrip('/')}/digests/{r.source_id}",
             }
-            ids, deliver_at = enqueue(db, self.settings, load_calendar(db), source_id, at, messages, context, quiet=not immediate)
+            calendar = load_calendar(db)
+            ids, deliver_at = enqueue(db, self.settings, calendar, r.source_id, r.at, messages, context, quiet=not r.immediate)
             db.commit()
             return Recorded(outbox_ids=ids, deliver_at=deliver_at)
 

@@ -9,7 +9,6 @@ and the replacement says so in its own event. The projection is written from the
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete
@@ -21,7 +20,7 @@ from jianyi.activities.calendar import compute_requested, load_calendar
 from jianyi.activities.outbox import admin_notices, enqueue, message_context
 from jianyi.activities.projection import mark_current, project, store_deadlines
 from jianyi.models.audit import GENESIS, event_hash, hashed_fields, transition_hash
-from jianyi.models.case import Recorded, Transition
+from jianyi.models.case import AdminNoticeRequest, Recorded, Transition
 from jianyi.models.db import session_for, to_db
 from jianyi.models.policy import ComputedDeadline
 from jianyi.models.tables import AuditEvent, DeadlineRow, Outbox, Reminder, Suggestion
@@ -70,12 +69,12 @@ class RecordActivities:
                         content_hash=content, replaced=replaced is not None)
 
     @activity.defn(name="record_admin_notice")
-    def record_admin_notice(self, source_id: str, failed_ids: list[int], at: datetime, error: str) -> Recorded:
+    def record_admin_notice(self, r: AdminNoticeRequest) -> Recorded:
         """Outbox rows that kept failing: tell the admin (never drop silently); idempotent by key."""
         with session_for(self.settings.db_url) as db:
-            notices = admin_notices(db, self.settings, failed_ids, error)
+            notices = admin_notices(db, self.settings, r.failed_ids, r.error)
             base = {"link": f"{self.settings.base_url.rstrip('/')}/outbox?failed=1"}
-            ids, deliver_at = enqueue(db, self.settings, load_calendar(db), source_id, at, notices, base)
+            ids, deliver_at = enqueue(db, self.settings, load_calendar(db), r.source_id, r.at, notices, base)
             db.commit()
             return Recorded(outbox_ids=ids, deliver_at=deliver_at)
 

@@ -168,7 +168,8 @@ def due_now(case: CaseState, now: datetime) -> list[tuple[AgendaItem, list[Agend
 
 def fire(case: CaseState, item: AgendaItem, now: datetime) -> Effects:
     """The consequences of an agenda item (not expire_evaluation, which is a transition)."""
-    effects, ctx = Effects(), dict(item.extra)
+    effects = Effects()
+    ctx = {k: v for k, v in item.extra.items() if k != "number"}  # a commitment's number is not the suggestion's
     lead, congress = unit(case.lead_unit), office(case.offices.congress)
     kind = item.kind
     to: list[Recipient]

@@ -273,3 +273,22 @@ class Recorded(BaseModel):
     key: str = ""
     content_hash: str = ""  # what was written: `audit verify --deep` compares it with the records
     replaced: bool = False
+
+
+class AdminNoticeRequest(BaseModel):
+    """Outbox rows that kept failing: the admin is told (never dropped silently)."""
+
+    source_id: str
+    failed_ids: list[int]
+    at: datetime
+    error: str
+
+
+class DigestRequest(BaseModel):
+    """One scheduled digest to compose into the outbox."""
+
+    kind: str  # monthly / ledger / daily
+    period: str
+    at: datetime
+    source_id: str
+    immediate: bool = False  # fired by hand: delivered at once (quiet rules hold only scheduled fires)

@@ -12,6 +12,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from jianyi.models.bounds import NAME_MAX, check_dates, check_texts
+
 Judgement = Literal["满意", "基本满意", "不满意"]
 ContactMethod = Literal["座谈", "上门", "电话", "书面"]
 ReplyClass = Literal["A", "B", "C", "D"]
@@ -30,11 +32,22 @@ class InputError(ValueError):
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _readable(cls, data: Any) -> Any:
+        check_texts(data)  # no control characters, bidi overrides or invisible-only text
+        return data
 
-P = TypeVar("P", bound=Payload)
+    @model_validator(mode="after")
+    def _in_range(self) -> Payload:
+        check_dates(self, None)  # before 2000 or beyond computing; "ahead of now" is checked with a clock
+        return self
 
 
-def _text(title: str, *, required: bool = True, max_length: int = 20000) -> Any:
+P = TypeVar("P", bound=BaseModel)
+
+
+def _text(title: str, *, required: bool = True, max_length: int = 2000) -> Any:
     return Field(... if required else "", title=title, min_length=1 if required else 0, max_length=max_length)
 
 
@@ -42,11 +55,21 @@ class SubmitInput(Payload):
     session: str = Field(title="会次", pattern=r"^[0-9A-Za-z]+(-[0-9A-Za-z]+)*$")
     number: str = Field(title="建议编号")
     title: str = _text("标题", max_length=200)
-    text: str = _text("建议内容", required=False)
+    text: str = _text("建议内容", required=False, max_length=20000)
     category: str = _text("类别", required=False, max_length=50)
     period: Period = Field("大会期间", title="提出时段")
-    lead_deputy: str = _text("领衔代表", max_length=50)
-    co_signers: list[str] = Field(default_factory=list, title="附议代表")
+    lead_deputy: str = _text("领衔代表", max_length=NAME_MAX)
+    co_signers: list[str] = Field(default_factory=list, title="附议代表", max_length=200)
+
+    @field_validator("co_signers")
+    @classmethod
+    def _co_signers(cls, v: list[str]) -> list[str]:
+        v = [n.strip() for n in v]
+        if any(not n or len(n) > NAME_MAX for n in v):
+            raise ValueError(f"附议代表的姓名不能为空，也不能超过{NAME_MAX}字")
+        if len(set(v)) != len(v):
+            raise ValueError("附议代表有重复")
+        return v
 
     @field_validator("number")
     @classmethod
@@ -65,6 +88,12 @@ class SubmitInput(Payload):
         return f"闭会第{n}号" if kind == "闭会" else f"第{n}号"
 
     @model_validator(mode="after")
+    def _lead_not_co_signer(self) -> SubmitInput:
+        if self.lead_deputy in self.co_signers:
+            raise ValueError("领衔代表不能同时是附议代表")
+        return self
+
+    @model_validator(mode="after")
     def _period_matches_number(self) -> SubmitInput:
         kind, n = parse_number(self.number)  # type: ignore[misc]
         if kind == "闭会":
@@ -79,7 +108,7 @@ class SubmitInput(Payload):
 def parse_number(text: str) -> tuple[str, int] | None:
     """``第40号`` → ("大会", 40); ``闭会第33号`` → ("闭会", 33); ``40`` → ("大会", 40)."""
     m = re.fullmatch(r"\s*(闭会|bh)?\s*第?\s*(\d{1,6})\s*号?\s*", text)
-    if not m:
+    if not m or int(m.group(2)) == 0:
         return None
     return ("闭会" if m.group(1) else "大会", int(m.group(2)))
 
@@ -119,12 +148,12 @@ class ReviewIn(Payload):
 
 class ResubmitIn(Payload):
     title: str = Field("", title="标题", max_length=200)
-    text: str = _text("建议内容", required=False)
+    text: str = _text("建议内容", required=False, max_length=20000)
 
 
 class AssignIn(Payload):
     lead_unit: str = _text("主办单位", max_length=100)
-    co_handlers: list[str] = Field(default_factory=list, title="协办单位")
+    co_handlers: list[str] = Field(default_factory=list, title="协办单位", max_length=30)
     note: str = _text("交办意见", required=False)
 
     @model_validator(mode="after")
@@ -183,7 +212,7 @@ class CommitmentIn(Payload):
 
 class ReplyIn(Payload):
     reply_class: ReplyClass = Field(title="答复类别")
-    text: str = _text("答复内容")
+    text: str = _text("答复内容", max_length=20000)
     signed_by: str = _text("签发人", max_length=50)
     commitments: list[CommitmentIn] = Field(default_factory=list, title="承诺事项")
 
@@ -233,7 +262,7 @@ class ResolveEscalationIn(Payload):
 
 class FulfilIn(Payload):
     number: int = Field(title="承诺事项编号", ge=1)
-    text: str = _text("兑现情况（补充答复）")
+    text: str = _text("兑现情况（补充答复）", max_length=20000)
 
 
 class ProgressIn(Payload):
@@ -257,12 +286,19 @@ class ExpireIn(Payload):
 class ActionRequest(BaseModel):
     """One human action sent to a suggestion's workflow as an update."""
 
-    actor: str = Field(min_length=1)
-    role: str
-    payload: dict[str, Any] = Field(default_factory=dict)
-    on_behalf_of: str = ""  # admin 补录: whose paper-recorded act this is
-    via: str = "cli"  # where the action came from: cli / web / api (recorded in the audit)
-    effective_at: datetime | None = None  # admin 补录: when it happened on paper
+    actor: str = Field(min_length=1, max_length=100, title="操作人")
+    role: str = Field(max_length=40, title="角色")
+    payload: dict[str, Any] = Field(default_factory=dict, title="操作内容")
+    on_behalf_of: str = Field("", max_length=150, title="代为登记")  # admin 补录: whose paper-recorded act this is
+    via: str = Field("cli", max_length=10)  # where the action came from: cli / web / api (recorded in the audit)
+    effective_at: datetime | None = Field(None, title="实际发生时间")  # admin 补录: when it happened on paper
+
+    @model_validator(mode="after")
+    def _readable(self) -> ActionRequest:
+        check_texts({"操作人": self.actor, "代为登记": self.on_behalf_of})
+        if self.effective_at is not None:
+            check_dates(self, None)
+        return self
 
 
 def validate_payload(model: type[P], data: Any) -> P:

@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from jianyi.models.actions import HUMAN_ACTIONS, Action, decode
+    from jianyi.models.bounds import check_dates
     from jianyi.models.case import CaseState
     from jianyi.models.commands import ActionRequest, InputError, Payload
     from jianyi.models.lifecycle import (
@@ -70,6 +71,11 @@ def check(case: CaseState, machine: Lifecycle, action: str, request: ActionReque
             principal, role, effective = backfill_principal(role, request.on_behalf_of, request.effective_at, now, case.last_effective_at)
         except Refused as exc:
             raise refuse(exc.code, exc.message) from None
+    if dated:
+        try:
+            check_dates(payload, now)
+        except ValueError as exc:
+            raise refuse("invalid_input", str(exc)) from None
     facts = facts_for(case, principal, role, payload.model_dump(mode="json"), effective)
     if not dated:  # a case started before contact and commitment dates were bounded replays as it ran
         facts.today = ""

@@ -14,6 +14,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from jianyi.activities.notify import NotifyActivities
     from jianyi.activities.records import RecordActivities
+    from jianyi.models.case import AdminNoticeRequest
 
 RECORD_TIMEOUT = timedelta(seconds=30)
 # Short, so a delivery lost with a crashed worker is retried soon (one conversation per row).
@@ -44,7 +45,7 @@ async def deliver(
         await on_failure(error)
     notice = await workflow.execute_local_activity_method(
         RecordActivities.record_admin_notice,
-        args=[source_id, ids, workflow.now(), error],
+        AdminNoticeRequest(source_id=source_id, failed_ids=ids, at=workflow.now(), error=error),
         start_to_close_timeout=RECORD_TIMEOUT,
     )
     if notice.outbox_ids:

@@ -16,6 +16,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import BaseModel
 
     from jianyi.activities.digests import DigestActivities
+    from jianyi.models.case import DigestRequest
 
 
 class DigestInput(BaseModel):
@@ -32,7 +33,7 @@ class DigestWorkflow:
         source_id = workflow.info().workflow_id
         composed = await workflow.execute_activity_method(
             DigestActivities.compose_digest,
-            args=[digest.kind, digest.period, workflow.now(), source_id, digest.immediate],
+            DigestRequest(kind=digest.kind, period=digest.period, at=workflow.now(), source_id=source_id, immediate=digest.immediate),
             start_to_close_timeout=timedelta(minutes=2),
         )
         if composed.outbox_ids:

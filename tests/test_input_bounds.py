@@ -1,0 +1,95 @@
+"""No input can poison a case (issue 7 §2): bounded dates, readable texts, sane names, Chinese errors."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from helpers import audit, do, submit_and_assign, suggestion
+
+from jianyi.models.actions import decode
+from jianyi.models.bounds import date_problem, text_problem
+from jianyi.models.commands import InputError, parse_submit
+
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("正常的标题", ""),
+        ("多行\n文字\t可以", ""),
+        ("标题\u202e反转", "改变文字显示顺序"),
+        ("标题\x07响铃", "控制字符"),
+        ("\u200b\u200b", "只有不可见字符"),
+    ],
+)
+def test_texts_with_control_characters_bidi_overrides_or_only_invisible_characters_are_refused(text, problem):
+    assert (problem in text_problem(text)) if problem else text_problem(text) == ""
+
+
+def test_a_payload_with_an_unreadable_text_is_refused_naming_the_field():
+    with pytest.raises(InputError, match="「reason」含有改变文字显示顺序的控制字符"):
+        decode("withdraw", {"reason": "想撤回\u202e"})
+
+
+@pytest.mark.parametrize(
+    ("day", "problem"),
+    [(date(1999, 12, 31), "不能早于2000-01-01"), (date(2037, 1, 1), "今后10年内"), (date(9999, 12, 1), "今后10年内"), (date(2026, 1, 1), "")],
+)
+def test_every_date_lies_between_2000_and_ten_years_ahead(day, problem):
+    assert (problem in date_problem(day, NOW)) if problem else date_problem(day, NOW) == ""
+
+
+def test_a_date_no_calculation_can_reach_is_refused_even_without_a_clock():
+    with pytest.raises(InputError, match="超出可计算的范围"):
+        decode("record_contact", {"method": "座谈", "on": "9999-12-31"})
+
+
+@pytest.mark.parametrize(
+    ("changes", "phrase"),
+    [
+        ({"co_signers": ["胡家胜"]}, "领衔代表不能同时是附议代表"),
+        ({"co_signers": ["刘正心", "刘正心"]}, "附议代表有重复"),
+        ({"co_signers": [" "]}, "姓名不能为空"),
+        ({"lead_deputy": ""}, "「领衔代表」不能为空"),
+        ({"number": "第0号"}, "建议编号应形如"),
+        ({"title": "长" * 201}, "「标题」太长"),
+    ],
+)
+def test_names_numbers_and_lengths_are_checked_on_submission(changes, phrase):
+    data = {"session": "16-3", "number": "第40号", "title": "关于社区充电桩的建议", "lead_deputy": "胡家胜"} | changes
+    with pytest.raises(InputError, match=phrase):
+        parse_submit(data)
+
+
+def test_a_duplicate_co_handler_is_refused():
+    with pytest.raises(InputError, match="协办单位有重复"):
+        decode("assign", {"lead_unit": "区城管局", "co_handlers": ["区水务局", "区水务局"]})
+
+
+async def test_the_service_refuses_wrong_types_in_chinese_and_writes_nothing(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    written = len(audit(settings, sid))
+    for payload, phrase in [(["register"], "请求内容应为字段及其取值"), ({"text": 123}, "「督办意见」")]:
+        with pytest.raises(InputError, match=phrase):
+            await engine.act(sid, "remark", "代表工委", "congress_office", payload)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="「操作人」太长"):
+        await engine.act(sid, "remark", "代" * 1_000_000, "congress_office", {"text": "请抓紧"})
+    assert len(audit(settings, sid)) == written
+
+
+async def test_a_commitment_more_than_five_years_after_the_reply_is_refused(env, engine, settings):
+    sid = await submit_and_assign(engine)
+    await do(engine, sid, "sign", "unit:区地方金融工作局")
+    day = (await env.get_current_time()).date()
+    await do(engine, sid, "record_contact", "unit:区地方金融工作局", method="座谈", on=day.isoformat())
+    far = date(day.year + 6, day.month, min(day.day, 28)).isoformat()
+    with pytest.raises(InputError, match="不超过答复后5年"):
+        await do(engine, sid, "reply", "unit:区地方金融工作局", reply_class="B", text="计划实施。", signed_by="局长",
+                 commitments=[{"text": "建成", "promised_date": far}])
+
+
+async def test_a_backfill_dated_before_2000_is_refused(env, engine, settings):
+    with pytest.raises(InputError, match="补录的发生时间不能早于2000-01-01"):
+        await engine.submit(suggestion(settings), "管理员", role="admin", effective_at=datetime(1999, 5, 1, tzinfo=UTC))
