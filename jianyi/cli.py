@@ -121,6 +121,18 @@ async def _engine():  # noqa: ANN202
     return Engine(client, s)
 
 
+def records_url() -> str:
+    """The records database of a reading command: one that is missing or empty is said so (exit 1),
+    never read as "nothing wrong"."""
+    from jianyi.queries import records_state
+
+    url = settings().db_url
+    problem = records_state(url)
+    if problem:
+        raise Fail(f"{problem}（{url}）：请先运行 make run 载入演示数据，或用 JIANYI_DATABASE_URL / JIANYI_VAR_DIR 指向正确的数据库")
+    return url
+
+
 def out_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
@@ -416,7 +428,7 @@ def timeline(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
     from jianyi.queries import timeline as read_timeline
     from jianyi.service import normalise_id
 
-    sug, entries = read_timeline(settings().db_url, normalise_id(suggestion_id))
+    sug, entries = read_timeline(records_url(), normalise_id(suggestion_id))
     if sug is None and not entries:
         raise Fail(f"找不到建议「{suggestion_id}」")
     if json_:
@@ -436,7 +448,7 @@ def stuck(unit: Annotated[str, typer.Option(help="只看某个主办单位")] = 
     """卡住的建议：逾期、超期未签收、待评价、已移交督查室。"""
     from jianyi.queries import stuck_cases
 
-    cases = stuck_cases(settings().db_url, datetime.now(UTC), unit or None)
+    cases = stuck_cases(records_url(), datetime.now(UTC), unit or None)
     if json_:
         out_json([c.to_json() for c in cases])
         return
@@ -478,12 +490,20 @@ def deadline(
 
 
 @app.command()
-def outbox(failed: Annotated[bool, typer.Option("--failed", help="只看发送失败或无地址的")] = False, suggestion: str = "", json_: JsonOpt = False) -> None:
-    """通知发件箱：每条提醒、通知的收件单位和发送状态。"""
+def outbox(
+    failed: Annotated[bool, typer.Option("--failed", help="只看发送失败或无地址的")] = False,
+    suggestion: str = "",
+    show_address: Annotated[bool, typer.Option("--show-address", help="（仅管理员，记入审计）显示完整地址，含机器人密钥和手机号")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """通知发件箱：每条提醒、通知的收件单位和发送状态（地址中的密钥和手机号已遮盖）。"""
     from jianyi.queries import outbox_rows
     from jianyi.service import normalise_id
 
-    rows = outbox_rows(settings().db_url, failed, normalise_id(suggestion) if suggestion else None)
+    url = records_url()
+    if show_address:
+        _audit_full_addresses(url)
+    rows = outbox_rows(url, failed, normalise_id(suggestion) if suggestion else None, masked=not show_address)
     if json_:
         out_json([r.model_dump(mode="json") for r in rows])
         return
@@ -498,6 +518,18 @@ def outbox(failed: Annotated[bool, typer.Option("--failed", help="只看发送�
     typer.echo(f"共 {len(rows)} 条。")
 
 
+def _audit_full_addresses(url: str) -> None:
+    """Only an admin sees full addresses, and the admin log says so."""
+    from jianyi.adminlog import record_admin_event
+    from jianyi.models.db import session_for
+
+    if CTX.role != Role.ADMIN:
+        raise Fail("只有系统管理员（--as admin:姓名）可以查看完整地址")
+    with session_for(url) as db:
+        record_admin_event(db, CTX.actor, CTX.role, "show_full_addresses", {"command": "outbox"})
+        db.commit()
+
+
 @audit_app.command("verify")
 def audit_verify(
     json_: JsonOpt = False,
@@ -506,7 +538,7 @@ def audit_verify(
     """核验每件建议的审计哈希链，指出第一个被改动的事件；--deep 再与工作流历史比对。"""
     from jianyi.queries import verify_audit
 
-    count, events, breaks = verify_audit(settings().db_url)
+    count, events, breaks = verify_audit(records_url())
     if deep:
         breaks += run(_deep_check)
     if json_:
@@ -687,6 +719,30 @@ def worker() -> None:
     asyncio.run(run_worker(settings()))
 
 
+# click's usage messages (typer vendors click), in Chinese; an unknown one is kept as it is.
+USAGE = [
+    (r"Missing option '([^']+)'\.?(?: Choose from:\s*(.*))?", r"缺少选项 \1"),
+    (r"Missing argument '([^']+)'\.?", r"缺少参数 \1"),
+    (r"No such option: (\S+)(?: \(Possible options: ([^)]*)\)| Did you mean ([^?]*)\?)?", r"没有选项 \1"),
+    (r"No such command '([^']+)'\.?", r"没有命令「\1」"),
+    (r"Option '([^']+)' requires an argument\.?", r"选项 \1 需要一个值"),
+    (r"Got unexpected extra arguments? \(([^)]*)\)", r"多余的参数：\1"),
+    (r"Invalid value for '([^']+)': (?:Value error, )?'?([^' ]*)'? is not one of (.*)\.", r"选项 \1 的取值「\2」无效，可选：\3"),
+    (r"Invalid value for '([^']+)': '?([^' ]*)'? is not a valid integer(?: range)?\.?", r"选项 \1 的取值「\2」应为整数"),
+    (r"Invalid value for '([^']+)': Input should be a valid integer.*", r"选项 \1 的取值应为整数"),
+    (r"Invalid value for '([^']+)': (.*)", r"选项 \1 的取值无效：\2"),
+]
+
+
+def chinese_usage(message: str) -> str:
+    import re
+
+    for pattern, replacement in USAGE:
+        if re.fullmatch(pattern, message.strip(), flags=re.S):
+            return re.sub(pattern, replacement, message.strip(), flags=re.S).replace("'", "")
+    return message
+
+
 def main() -> None:
     code = 0
     try:
@@ -712,7 +768,9 @@ def main() -> None:
     except Exception as exc:  # noqa: BLE001  (the last line of defence: no tracebacks for users)
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # click's usage errors (vendored by typer)
             if exc.format_message():  # (no arguments at all: the help was shown, nothing to add)
-                typer.echo(f"用法错误：{exc.format_message()}（运行 jianyi --help 或 jianyi 命令 --help 查看用法）", err=True)
+                typer.echo(f"用法错误：{chinese_usage(exc.format_message())}（运行 jianyi --help 或 jianyi 命令 --help 查看用法）", err=True)
+                if os.environ.get("JIANYI_DEBUG"):
+                    typer.echo(f"（详情：{exc.format_message()}）", err=True)
             code = exc.exit_code
         else:
             if os.environ.get("JIANYI_DEBUG"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlmodel import select
@@ -15,6 +16,7 @@ from jianyi.adminlog import CHAIN
 from jianyi.models.actions import label as action_label
 from jianyi.models.agenda import AGENDA_LABELS
 from jianyi.models.audit import GENESIS, event_hash, hashed_fields
+from jianyi.models.contacts import mask_address, mask_secrets
 from jianyi.models.db import load_calendar, session_for, to_db
 from jianyi.models.lifecycle import (
     ROLE_LABELS,
@@ -30,6 +32,16 @@ from jianyi.models.stuck import (
     with_supervision_office,
 )
 from jianyi.models.tables import AuditEvent, Outbox, Suggestion
+
+
+def records_state(url: str) -> str:
+    """Why a reading command cannot trust this database ("" when it can): missing, or empty."""
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return "记录数据库不存在"
+    with session_for(url) as db:
+        if db.exec(select(Suggestion.id).limit(1)).first() is None and db.exec(select(AuditEvent.id).limit(1)).first() is None:
+            return "记录数据库中还没有任何建议或审计记录"
+    return ""
 
 
 @dataclass
@@ -203,7 +215,16 @@ def _chain_break(sid: str, events: list[AuditEvent], head: tuple[int, str] | Non
     return None
 
 
-def outbox_rows(url: str, failed_only: bool = False, suggestion_id: str | None = None) -> list[Outbox]:
+def outbox_rows(url: str, failed_only: bool = False, suggestion_id: str | None = None, masked: bool = True) -> list[Outbox]:
+    """The outbox, newest last; robot keys, tokens and phone numbers masked unless asked otherwise."""
+    rows = _outbox_rows(url, failed_only, suggestion_id)
+    if masked:
+        for r in rows:
+            r.address, r.last_error = mask_address(r.address, r.channel), mask_secrets(r.last_error)
+    return rows
+
+
+def _outbox_rows(url: str, failed_only: bool, suggestion_id: str | None) -> list[Outbox]:
     with session_for(url) as db:
         q = select(Outbox)
         if failed_only:

@@ -250,8 +250,10 @@ async def _update_error(handle: WorkflowHandle[Any, Any], exc: RPCError, suggest
         status = (await handle.describe()).status
     except RPCError as described:
         return _rpc_error(described, suggestion_id) if described.status == RPCStatusCode.NOT_FOUND else None
+    if status == WorkflowExecutionStatus.COMPLETED:
+        return InputError(f"建议「{suggestion_id}」已经办结，不能再操作", str(exc))
     if status != WorkflowExecutionStatus.RUNNING:
-        return InputError(f"建议「{suggestion_id}」已经结束（{status.name}），不能再操作", str(exc))
+        return InputError(f"建议「{suggestion_id}」的流程已被终止或取消（{status.name}），不能再操作，请联系系统管理员", str(exc))
     return None  # running: the update was lost in a restart or a hiccup; its id makes a retry safe
 
 

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from jianyi.devserver import DevServer, port_free
 from jianyi.mailcatcher import MailCatcher
+from jianyi.models.db import owner_only
 from jianyi.settings import Settings
 from jianyi.temporal import connect
 from jianyi.worker import build_worker
@@ -28,7 +29,7 @@ async def run_stack(settings: Settings, demo: bool = True) -> None:
     validate_schedule(settings)  # a bad cron, time zone or working hour stops start-up, naming the setting
     validate_channels(settings)  # so does a bad channel setting or templates file, before anything starts
     var = settings.var_dir.resolve()
-    var.mkdir(parents=True, exist_ok=True)
+    owner_only(var)
     host, _, port = settings.temporal_address.rpartition(":")
     mail: MailCatcher | None = None
     if settings.smtp_host in ("127.0.0.1", "localhost") and port_free("127.0.0.1", settings.smtp_port):

@@ -93,3 +93,43 @@ async def test_a_commitment_more_than_five_years_after_the_reply_is_refused(env,
 async def test_a_backfill_dated_before_2000_is_refused(env, engine, settings):
     with pytest.raises(InputError, match="补录的发生时间不能早于2000-01-01"):
         await engine.submit(suggestion(settings), "管理员", role="admin", effective_at=datetime(1999, 5, 1, tzinfo=UTC))
+
+
+# -- secrets at rest (issue 7 §4) ------------------------------------------------------------------
+def test_robot_keys_tokens_and_phone_numbers_are_masked():
+    from jianyi.models.contacts import mask_address, mask_secrets
+
+    assert mask_address("13812341234", "sms") == "138****1234"
+    assert mask_address("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc-123", "wecom") == (
+        "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=****"
+    )
+    assert "secret-token" not in mask_secrets("发送到 https://oapi.dingtalk.com/robot/send?access_token=secret-token 失败")
+    assert mask_secrets("短信服务未能发送到 13812341234") == "短信服务未能发送到 138****1234"
+
+
+def test_the_records_database_and_var_are_readable_by_their_owner_only(tmp_path):
+    from jianyi.models.db import engine_for
+
+    var = tmp_path / "var"
+    engine_for(f"sqlite:///{var / 'jianyi.db'}")
+    assert var.stat().st_mode & 0o777 == 0o700
+    assert (var / "jianyi.db").stat().st_mode & 0o777 == 0o600
+
+
+def test_outbox_shows_masked_addresses_and_only_an_admin_sees_them_in_full_with_an_audit_event(settings):
+    from jianyi.adminlog import CHAIN
+    from jianyi.models.db import session_for
+    from jianyi.models.tables import AuditEvent, Outbox
+    from jianyi.queries import outbox_rows
+
+    with session_for(settings.db_url) as db:
+        db.add(Outbox(suggestion_id="s", recipient="王琨", address="13812341234", channel="sms", kind="remark", cycle="1",
+                      subject="督办意见", body="…", created_at=datetime.now(UTC)))
+        db.commit()
+    [row] = outbox_rows(settings.db_url)
+    assert row.address == "138****1234"
+    assert outbox_rows(settings.db_url, masked=False)[0].address == "13812341234"
+    from sqlmodel import select
+
+    with session_for(settings.db_url) as db:
+        assert db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == CHAIN)).all() == []

@@ -39,7 +39,13 @@ import aiosmtplib
 import httpx
 
 from jianyi.activities.messages import TemplateError, templates_for
-from jianyi.models.contacts import CHANNELS, WEBHOOK_CHANNELS, check_contact, contact_address  # noqa: F401
+from jianyi.models.contacts import (  # noqa: F401
+    CHANNELS,
+    WEBHOOK_CHANNELS,
+    check_contact,
+    contact_address,
+    mask_address,
+)
 from jianyi.models.tables import Outbox
 from jianyi.settings import SettingError
 
@@ -293,7 +299,7 @@ class SmsChannel:
     async def send(self, row: Outbox) -> None:
         if self.provider is None:
             raise DeliveryError(
-                f"未配置短信服务（设置项 sms_provider，环境变量 JIANYI_SMS_PROVIDER），无法向 {row.address} 发送短信；"
+                f"未配置短信服务（设置项 sms_provider，环境变量 JIANYI_SMS_PROVIDER），无法向 {mask_address(row.address, 'sms')} 发送短信；"
                 "请配置短信服务，或把该单位的通知通道改为邮件或机器人"
             )
         try:
@@ -301,7 +307,7 @@ class SmsChannel:
         except DeliveryError:
             raise
         except Exception as exc:  # noqa: BLE001  (a provider's own error, whatever its type)
-            raise DeliveryError(f"短信服务未能发送到 {row.address}：{type(exc).__name__}: {exc}") from None
+            raise DeliveryError(f"短信服务未能发送到 {mask_address(row.address, 'sms')}：{type(exc).__name__}: {mask_address(str(exc))}") from None
 
 
 def _import_factory(spec: str) -> Callable[..., Any]:

@@ -28,6 +28,7 @@ from jianyi.activities.channels import (
     message_id,
     validate_channels,
 )
+from jianyi.models.contacts import mask_secrets
 from jianyi.models.db import session_for, to_db
 from jianyi.models.notices import stale_reason
 from jianyi.models.states import STATE_LABELS
@@ -83,7 +84,7 @@ class NotifyActivities:
                     sent += 1
                     continue
                 await asyncio.to_thread(self._mark, row.id, "failed", error)
-                failures.append(f"#{row.id} {row.recipient}：{error}")
+                failures.append(f"#{row.id} {row.recipient}：{mask_secrets(error)}")
         if failures or left:
             summary = f"{len(failures)} 条通知发送失败" + (f"，{left} 条未及发送" if left else "")
             raise ApplicationError(f"{summary}（已发送 {sent} 条）：" + "；".join(failures[:5]), type="DeliveryFailed")
@@ -112,7 +113,7 @@ class NotifyActivities:
                 return
             row.attempts += 1
             row.status = status
-            row.last_error = error[:500]
+            row.last_error = mask_secrets(error)[:500]
             if status == "sent":
                 row.sent_at = to_db(datetime.now(UTC))
             db.add(row)

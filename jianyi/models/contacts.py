@@ -41,3 +41,23 @@ def check_contact(channel: str, email: str = "", webhook_url: str = "", phone: s
     if channel == "sms":
         if not re.fullmatch(r"\+?[0-9][0-9 -]{4,19}", phone or ""):
             raise InputError(f"通知通道为 sms（短信）时必须登记有效的手机号，收到「{phone}」")
+
+
+def mask_address(address: str, channel: str = "") -> str:
+    """An address fit to show or log: phone numbers as 138****1234, robot keys and tokens hidden."""
+    if not address:
+        return address
+    if channel == "sms" or re.fullmatch(r"\+?[0-9][0-9 -]{4,19}", address):
+        digits = re.sub(r"\D", "", address)
+        return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else "****"
+    if address.startswith(("http://", "https://")):
+        parts = urlsplit(address)
+        hidden = "&".join(f"{k.split('=')[0]}=****" for k in parts.query.split("&") if k) if parts.query else ""
+        return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{hidden}" if hidden else "")
+    return address
+
+
+def mask_secrets(text: str) -> str:
+    """A message fit to show or log: any URL's query (robot key, token) and phone numbers masked."""
+    text = re.sub(r"https?://[^\s)）」]+", lambda m: mask_address(m.group(0)), text)
+    return re.sub(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)", r"\1****\2", text)

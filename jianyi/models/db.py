@@ -20,7 +20,8 @@ from jianyi.models.calendar import DayOverride, WorkCalendar
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(url.removeprefix("sqlite:///"))
+        owner_only(path.parent)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
@@ -35,7 +36,21 @@ def engine_for(url: str) -> Engine:
         engine = create_engine(url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
     add_missing_columns(engine)
+    if url.startswith("sqlite:///"):
+        for suffix in ("", "-wal", "-shm"):
+            f = Path(url.removeprefix("sqlite:///") + suffix)
+            if f.exists():
+                f.chmod(0o600)  # the records are the office's: readable by their owner only
     return engine
+
+
+def owner_only(directory: Path) -> None:
+    """Create ``directory`` readable by its owner only (var/ holds records and keys); a directory
+    that was there already and is not a var/ is left as it is (it may be shared, like /tmp)."""
+    existed = directory.exists()
+    directory.mkdir(parents=True, exist_ok=True)
+    if not existed or directory.name == "var":
+        directory.chmod(0o700)
 
 
 def add_missing_columns(engine: Engine) -> list[str]:

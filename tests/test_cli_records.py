@@ -1,0 +1,63 @@
+"""Reading commands and the full-address flag, through the real `jianyi` command on a records file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlmodel import select
+
+from jianyi.adminlog import CHAIN
+from jianyi.models.db import engine_for, session_for
+from jianyi.models.tables import AuditEvent, Outbox
+
+JIANYI = str(Path(sys.executable).parent / "jianyi")
+
+
+def jianyi(var: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "JIANYI_VAR_DIR": str(var)}
+    return subprocess.run([JIANYI, *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_reading_commands_on_a_missing_or_empty_database_say_so_and_exit_non_zero(tmp_path):
+    done = jianyi(tmp_path / "nowhere", "audit", "verify")
+    assert done.returncode == 1 and "记录数据库不存在" in done.stderr and "审计链完整" not in done.stdout
+    engine_for(f"sqlite:///{tmp_path / 'jianyi.db'}")  # an empty database, tables made
+    for command in (["audit", "verify"], ["stuck"], ["outbox"]):
+        done = jianyi(tmp_path, *command)
+        assert done.returncode == 1 and "还没有任何建议" in done.stderr, command
+
+
+def test_only_an_admin_sees_full_addresses_and_the_admin_log_records_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'jianyi.db'}"
+    with session_for(url) as db:
+        db.add(Outbox(suggestion_id="suggestion-16-3-40", recipient="王琨", address="13812341234", channel="sms", kind="remark",
+                      cycle="1", subject="督办意见", body="…", created_at=datetime.now(UTC)))
+        db.add(AuditEvent(suggestion_id="x", seq=1, actor="a", role="admin", action="a", from_state="", to_state="",
+                          at=datetime.now(UTC), effective_at=datetime.now(UTC), prev_hash="", hash=""))
+        db.commit()
+    masked = jianyi(tmp_path, "outbox")
+    assert masked.returncode == 0 and "138****1234" in masked.stdout and "13812341234" not in masked.stdout
+    refused = jianyi(tmp_path, "--as", "unit:区城管局", "outbox", "--show-address")
+    assert refused.returncode == 1 and "只有系统管理员" in refused.stderr
+    shown = jianyi(tmp_path, "--as", "admin:管理员甲", "outbox", "--show-address")
+    assert shown.returncode == 0 and "13812341234" in shown.stdout
+    with session_for(url) as db:
+        [event] = db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == CHAIN)).all()
+    assert (event.actor, event.action) == ("管理员甲", "show_full_addresses")
+
+
+def test_usage_errors_are_in_chinese(tmp_path):
+    cases = [
+        (["review", "16-3-40"], "缺少选项 --decision"),
+        (["review", "16-3-40", "--decision", "maybe"], "选项 --decision 的取值「maybe」无效"),
+        (["stuck", "--bogus"], "没有选项 --bogus"),
+        (["fly"], "没有命令「fly」"),
+        (["fulfil", "16-3-40", "--number", "one", "--text", "x"], "选项 --number 的取值应为整数"),
+    ]
+    for args, phrase in cases:
+        done = jianyi(tmp_path, "--as", "congress_office:代表工委", *args)
+        assert done.returncode == 2 and phrase in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
