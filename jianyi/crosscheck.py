@@ -49,15 +49,28 @@ async def check_case(client: Client, url: str, sid: str) -> list[ChainBreak]:
     handle = client.get_workflow_handle(sid)
     try:
         status = (await handle.describe()).status
-        history = await handle.fetch_history()
+        histories = await all_runs(client, sid)
     except RPCError as exc:
         return [ChainBreak(sid, 0, None, f"无法读取工作流历史：{exc.message}")]
     with session_for(url) as db:
         events = list(db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == sid).order_by(AuditEvent.seq)))
     out = [ChainBreak(sid, 0, None, OUTSIDE[status])] if status in OUTSIDE else []
-    if was_reset(history):
+    if any(was_reset(h) for h in histories):
         out.append(ChainBreak(sid, 0, None, "工作流曾被外部重置（reset），重置点之后的记录须人工核对"))
-    return out + compare(sid, written(history), completed_updates(history), events)
+    marks = [m for h in histories for m in written(h)]
+    updates = [u for h in histories for u in completed_updates(h)]
+    return out + compare(sid, marks, updates, events)
+
+
+async def all_runs(client: Client, sid: str) -> list[WorkflowHistory]:
+    """Every run of a case, newest first: a long case continues as new, each run naming the one before."""
+    histories = [await client.get_workflow_handle(sid).fetch_history()]
+    while True:
+        started = histories[-1].events[0].workflow_execution_started_event_attributes
+        previous = started.continued_execution_run_id
+        if not previous:
+            return histories
+        histories.append(await client.get_workflow_handle(sid, run_id=previous).fetch_history())
 
 
 def compare(sid: str, marks: list[Written], updates: list[str], events: list[AuditEvent]) -> list[ChainBreak]:

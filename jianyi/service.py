@@ -98,6 +98,7 @@ class Engine:
             government_office=self.settings.government_office,
             supervision_office=self.settings.supervision_office,
             via=via,
+            history_bound=self.settings.history_bound,
         )
         try:
             await self.client.start_workflow(

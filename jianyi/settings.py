@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     smtp_sender: str = "jianyi@localhost"
     smtp_timeout_seconds: float = 10.0
 
+    history_bound: int = 2000  # a case whose history passes this many events continues as new
     action_timeout_seconds: float = 20.0  # an action with no answer by then: "处理服务暂时不可用" (exit 3)
     base_url: str = "http://127.0.0.1:8000"
     congress_office: str = "区人大常委会代表工作委员会"

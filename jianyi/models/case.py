@@ -201,6 +201,8 @@ class StartCase(BaseModel):
     government_office: str = "区政府办公室"
     supervision_office: str = "区政府督查室"
     via: str = "cli"
+    history_bound: int = 2000  # past this many events a long case continues as new, carrying its state
+    resume: CaseState | None = None  # set when a case continues as new: its whole state so far
 
 
 class DeadlineRequest(BaseModel):

@@ -53,19 +53,22 @@ class SuggestionWorkflow:
     @workflow.init
     def __init__(self, start: StartCase) -> None:
         offices = Offices(congress=start.congress_office, government=start.government_office, supervision=start.supervision_office)
-        self.case = CaseState(id=workflow.info().workflow_id, submission=start.submission, policy=start.policy, offices=offices)
+        self.case = start.resume or CaseState(
+            id=workflow.info().workflow_id, submission=start.submission, policy=start.policy, offices=offices
+        )
         self.machine = Lifecycle(self.case.state)
         self.lock = asyncio.Lock()
         self.woken = False
         self.agenda_broken = False
         self.deliveries: list[asyncio.Future[Any]] = []
-        self.submission_recorded = False  # human actions wait for it (an update may come in the first task)
+        self.submission_recorded = start.resume is not None  # human actions wait for it (an update may come with the start)
 
     # -- the run: submit, then the agenda loop until a terminal state ---------------------------
     @workflow.run
     async def run(self, start: StartCase) -> CaseState:
-        async with self.lock:
-            await self._submit(start)
+        if start.resume is None:
+            async with self.lock:
+                await self._submit(start)
         timer: asyncio.Task[None] | None = None
         timer_at: datetime | None = None
         while not self.machine.is_terminal:
@@ -73,6 +76,8 @@ class SuggestionWorkflow:
                 await self._fire_due()
             if self.machine.is_terminal:
                 break
+            if workflow.info().get_current_history_length() > start.history_bound:
+                await self._continue_as_new(start)
             next_at = None if self.agenda_broken else agenda.next_time(self.case, workflow.now())
             if next_at != timer_at:
                 if timer is not None:
@@ -90,6 +95,14 @@ class SuggestionWorkflow:
         if self.deliveries:
             await asyncio.gather(*self.deliveries, return_exceptions=True)
         return self.case
+
+    async def _continue_as_new(self, start: StartCase) -> None:
+        """A case that lives for years starts a fresh history, carrying its whole state."""
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self.deliveries:
+            await asyncio.gather(*self.deliveries, return_exceptions=True)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(start.model_copy(update={"resume": self.case}))
 
     async def _submit(self, start: StartCase) -> None:
         case = self.case.model_copy(deep=True)
