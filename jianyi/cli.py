@@ -22,6 +22,7 @@ from jianyi import directory
 from jianyi.models.commands import InputError
 from jianyi.models.lifecycle import ROLE_LABELS, STATE_LABELS, Role
 from jianyi.models.policy import CST, Policy, china_day, compute, rules
+from jianyi.models.stuck import KIND_NAMES, KINDS
 from jianyi.settings import SettingError, Settings, get_settings
 
 app = typer.Typer(
@@ -116,7 +117,8 @@ async def _engine():  # noqa: ANN202
     try:
         client = await connect(s)
     except Exception as exc:  # noqa: BLE001  (any connection failure reads the same to a user)
-        raise Fail(f"无法连接 Temporal 服务（{s.temporal_address}）：请先在另一个终端运行 make run。详情：{exc}", 3) from None
+        detail = f"详情：{exc}" if os.environ.get("JIANYI_DEBUG") else "（设置 JIANYI_DEBUG=1 可查看详情）"
+        raise Fail(f"无法连接 Temporal 服务（{s.temporal_address}）：请先在另一个终端运行 make run。{detail}", 3) from None
     _CLIENT_USED = True
     return Engine(client, s)
 
@@ -444,22 +446,32 @@ def timeline(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
 
 
 @app.command()
-def stuck(unit: Annotated[str, typer.Option(help="只看某个主办单位")] = "", json_: JsonOpt = False) -> None:
-    """卡住的建议：逾期、超期未签收、待评价、已移交督查室。"""
+def stuck(
+    unit: Annotated[str, typer.Option(help="只看某个单位主办或协办的")] = "",
+    kind: Annotated[str, typer.Option(help="只看一类：" + "、".join(f"{k.name}（{k.label}）" for k in KINDS))] = "",
+    session: Annotated[str, typer.Option(help="只看某个会次")] = "",
+    page: Annotated[int, typer.Option(help="第几页（每页50件）", min=1)] = 1,
+    json_: JsonOpt = False,
+) -> None:
+    """卡住的建议，最紧急的在前：处理异常、督查室督办中、逾期、承诺逾期、超期未签收、未交办、未阅看、协办意见逾期、待评价。"""
     from jianyi.queries import stuck_cases
 
-    cases = stuck_cases(records_url(), datetime.now(UTC), unit or None)
+    if kind and kind not in KIND_NAMES:
+        raise Fail(f"未知的类别「{kind}」，可选：{'、'.join(KIND_NAMES)}")
+    found = stuck_cases(records_url(), datetime.now(UTC), unit or None, kind=kind or None, session=session or None, page=page)
     if json_:
-        out_json([c.to_json() for c in cases])
+        out_json({"total": found.total, "page": found.page, "counts": found.counts, "cases": [c.to_json() for c in found.cases]})
         return
-    if not cases:
+    if not found.total:
         typer.echo("没有卡住的建议。")
         return
-    for c in cases:
-        key_mark = "【重点督办】" if c.key_supervision else ""
+    for c in found.cases:
+        key_mark = f"【重点督办·{c.supervisor}】" if c.key_supervision else ""
         typer.echo(f"{c.id}  {c.number}《{c.title}》{key_mark}")
         typer.echo(f"    {c.state}｜主办：{c.lead_unit or '—'}｜答复期限：{c.reply_due or '—'}｜{'；'.join(c.reasons)}")
-    typer.echo(f"共 {len(cases)} 件。")
+    counts = "、".join(f"{KIND_NAMES[k].label}{n}件" for k, n in found.counts.items() if n)
+    shown = f"第{found.page}页，" if found.total > found.per_page else ""
+    typer.echo(f"共 {found.total} 件（{shown}{counts}）。")
 
 
 @app.command()

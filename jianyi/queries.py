@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,20 +17,13 @@ from jianyi.models.actions import label as action_label
 from jianyi.models.agenda import AGENDA_LABELS
 from jianyi.models.audit import GENESIS, event_hash, hashed_fields
 from jianyi.models.contacts import mask_address, mask_secrets
-from jianyi.models.db import load_calendar, session_for, to_db
+from jianyi.models.db import load_calendar, session_for
 from jianyi.models.lifecycle import (
     ROLE_LABELS,
     STATE_LABELS,
-    TERMINAL,
 )
-from jianyi.models.policy import CST, china_day, due_text
-from jianyi.models.stuck import (
-    is_overdue_row,
-    not_assigned_in_time,
-    unsigned_past_window,
-    waiting_for_evaluation,
-    with_supervision_office,
-)
+from jianyi.models.policy import CST, china_day
+from jianyi.models.stuck import StuckCase, StuckPage, find_stuck  # noqa: F401  (StuckCase: re-exported)
 from jianyi.models.tables import AuditEvent, Outbox, Suggestion
 
 
@@ -44,58 +37,15 @@ def records_state(url: str) -> str:
     return ""
 
 
-@dataclass
-class StuckCase:
-    id: str
-    number: str
-    title: str
-    state: str
-    lead_unit: str
-    reasons: list[str]
-    reply_due: str
-    key_supervision: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def stuck_cases(url: str, now: datetime, unit: str | None = None) -> list[StuckCase]:
-    """Overdue, unsigned past the window, waiting for evaluation, escalated, not assigned in time."""
-    now = to_db(now)  # type: ignore[assignment]
-    out: list[StuckCase] = []
+def stuck_cases(
+    url: str, now: datetime, unit: str | None = None, *, kind: str | None = None, session: str | None = None,
+    supervisor: str | None = None, page: int = 1, per_page: int = 50,
+) -> StuckPage:
+    """The stuck view: one page, the most urgent first (models/stuck.py defines each kind once)."""
     with session_for(url) as db:
-        q = select(Suggestion).where(Suggestion.state.not_in([str(s) for s in TERMINAL]))  # type: ignore[attr-defined]
-        if unit:
-            q = q.where(Suggestion.lead_unit == unit)
-        for s in db.exec(q.order_by(Suggestion.session, Suggestion.id)):
-            reasons: list[str] = []
-            if is_overdue_row(s, now):
-                reasons.append(f"逾期未答复（已逾期{(now - s.reply_due).days}天）")  # type: ignore[operator]
-            if unsigned_past_window(s, now):
-                reasons.append("超过签收期限未签收")
-            if not_assigned_in_time(s, now):
-                reasons.append("闭会期间建议超过交办期限未交办")
-            if waiting_for_evaluation(s):
-                due = f"（评价期限{due_text(s.evaluation_due)}）" if s.evaluation_due else ""
-                reasons.append(f"等待代表评价{due}")
-            if with_supervision_office(s):
-                reasons.append("已移交督查室，待处理")
-            if s.escalation_count and not with_supervision_office(s):
-                reasons.append(f"曾移交督查室{s.escalation_count}次")
-            if reasons:
-                out.append(
-                    StuckCase(
-                        id=s.id,
-                        number=s.number,
-                        title=s.title,
-                        state=STATE_LABELS.get(s.state, s.state),
-                        lead_unit=s.lead_unit,
-                        reasons=reasons,
-                        reply_due=due_text(s.reply_due) if s.reply_due else "",
-                        key_supervision=s.key_supervision,
-                    )
-                )
-    return out
+        calendar = load_calendar(db)
+        return find_stuck(db, now, unit=unit, kind=kind, session=session, supervisor=supervisor,
+                          page=page, per_page=per_page, calendar=calendar)
 
 
 @dataclass

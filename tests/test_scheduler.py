@@ -4,7 +4,7 @@ and the guarantees that two schedulers, a catch-up or a re-fire never send twice
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -279,7 +279,7 @@ async def test_commitments_ledger_asks_for_progress_and_keeps_the_answers(env, s
             await stop_if_open(env, env.client.get_workflow_handle(s))
 
 
-async def test_daily_digest_tells_both_offices_what_is_stuck(env, settings, worker, mail):
+async def test_daily_digest_tells_both_offices_and_each_unit_exactly_what_stuck_shows(env, settings, worker, mail):
     seed_directory(settings)
     engine = RecordingEngine(env.client, settings)
     try:
@@ -290,8 +290,13 @@ async def test_daily_digest_tells_both_offices_what_is_stuck(env, settings, work
         assert await start_digest(env.client, settings, "daily", day)
         await env.client.get_workflow_handle(f"{settings.instance}-digest-daily-{day}").result()
         sent = outbox(settings, f"{settings.instance}-digest-daily-{day}")
-        assert sorted(r.recipient for r in sent) == sorted([settings.congress_office, settings.supervision_office])
+        assert sorted(r.recipient for r in sent) == sorted([settings.congress_office, settings.supervision_office, "区地方金融工作局"])
         assert all("等待代表评价" in r.body and "第40号" in r.body for r in sent)
+        from jianyi.queries import stuck_cases
+
+        shown = stuck_cases(settings.db_url, datetime.now(UTC), "区地方金融工作局")
+        [to_unit] = [r for r in sent if r.recipient == "区地方金融工作局"]
+        assert all(reason in to_unit.body for c in shown.cases for reason in c.reasons)
     finally:
         for s in engine.started:
             await stop_if_open(env, env.client.get_workflow_handle(s))

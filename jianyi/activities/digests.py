@@ -8,7 +8,7 @@ The outbox key (digest id, unit, kind, period) makes a second fire for the same 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session as DbSession
 from sqlmodel import select
@@ -16,19 +16,13 @@ from temporalio import activity
 
 from jianyi.activities.calendar import load_calendar
 from jianyi.activities.outbox import enqueue
+from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import DigestRequest, MessageRequest, Recipient, Recorded
 from jianyi.models.db import session_for, to_db
 from jianyi.models.policy import china_day, due_text
 from jianyi.models.states import NEXT_STEPS, STATE_LABELS, TERMINAL_VALUES
-from jianyi.models.stuck import (
-    is_overdue_row as is_overdue,
-)
-from jianyi.models.stuck import (
-    unsigned_past_window,
-    waiting_for_evaluation,
-    with_supervision_office,
-)
-from jianyi.models.tables import AuditEvent, Commitment, CommitmentProgress, Suggestion
+from jianyi.models.stuck import StuckCase, find_stuck, is_overdue
+from jianyi.models.tables import Commitment, CommitmentProgress, Suggestion
 from jianyi.settings import Settings
 
 TERMINAL_STATES = TERMINAL_VALUES
@@ -72,6 +66,8 @@ class DigestActivities:
         for s in rows:
             days = (at - s.assigned_at).days if s.assigned_at else 0
             due = due_text(s.reply_due) if s.reply_due else "—"
+            if is_overdue(s.state, s.reply_due, to_db(at)):  # the one definition of overdue
+                due += f"（已逾期{(to_db(at) - s.reply_due).days}天）"  # type: ignore[operator]
             by_unit[s.lead_unit].append(
                 f"· {s.number}《{s.title}》\n  状态：{STATE_LABELS[s.state]}；交办已{days}天；答复期限：{due}；"
                 f"下一步：{NEXT_STEPS.get(s.state, '—')}"
@@ -102,44 +98,41 @@ class DigestActivities:
         return [_to_unit("ledger_request", period, unit, items) for unit, items in sorted(by_unit.items())]
 
     def _daily(self, db: DbSession, period: str, at: datetime) -> list[MessageRequest]:
-        """Newly overdue, unsigned past the window, waiting for evaluation, escalated, key items without progress."""
-        now = to_db(at)
-        yesterday = now - timedelta(days=1)  # type: ignore[operator]
-        sections: dict[str, list[str]] = defaultdict(list)
-        for s in db.exec(select(Suggestion).where(Suggestion.state.not_in(TERMINAL_STATES)).order_by(Suggestion.id)):  # type: ignore[attr-defined]
-            line = f"· {s.number}《{s.title}》（主办：{s.lead_unit or '—'}）"
-            if is_overdue(s, now) and not is_overdue(s, yesterday):
-                sections["新逾期"].append(line + f" 答复期限 {due_text(s.reply_due)}")  # type: ignore[arg-type]
-            if unsigned_past_window(s, now):
-                sections["超过签收期限未签收"].append(line)
-            if waiting_for_evaluation(s):
-                sections["等待代表评价"].append(line + (f" 评价期限 {due_text(s.evaluation_due)}" if s.evaluation_due else ""))
-            if with_supervision_office(s):
-                sections["已移交督查室"].append(line)
-            if s.key_supervision and not _unit_progress_since(db, s.id, now - timedelta(days=30)):  # type: ignore[operator]
-                sections["重点督办件30天无进展"].append(line)
-        if not sections:
+        """The stuck view itself (models/stuck.py): all of it to the two offices, each unit its own."""
+        calendar = load_calendar(db)
+        everything = _all_stuck(db, at, calendar)
+        if not everything:
             return []
-        items = "\n\n".join(f"【{title}】{len(lines)}件\n" + "\n".join(lines) for title, lines in sections.items())
         offices = [self.settings.congress_office, self.settings.supervision_office]
-        return [
-            MessageRequest(kind="daily_digest", cycle=period, recipients=[Recipient(kind="office", name=o) for o in offices], context={"items": items})
-        ]
+        out = [MessageRequest(kind="daily_digest", cycle=period, recipients=[Recipient(kind="office", name=o) for o in offices],
+                              context={"items": stuck_text(everything), "count": len(everything)})]
+        for unit in sorted({c.lead_unit for c in everything if c.lead_unit}):
+            mine = _all_stuck(db, at, calendar, unit=unit)
+            out.append(MessageRequest(kind="daily_digest", cycle=period, recipients=[Recipient(kind="unit", name=unit)],
+                                      context={"items": stuck_text(mine), "count": len(mine)}))
+        return out
+
+
+def _all_stuck(db: DbSession, at: datetime, calendar: WorkCalendar, unit: str | None = None) -> list[StuckCase]:
+    cases: list[StuckCase] = []
+    page = 1
+    while True:
+        found = find_stuck(db, at, unit=unit, page=page, per_page=200, calendar=calendar)
+        cases += found.cases
+        if len(cases) >= found.total or not found.cases:
+            return cases
+        page += 1
+
+
+def stuck_text(cases: list[StuckCase]) -> str:
+    """One line a case, as `jianyi stuck` shows it."""
+    return "\n".join(
+        f"· {c.number}《{c.title}》（主办：{c.lead_unit or '—'}）{'【重点督办】' if c.key_supervision else ''}\n  {'；'.join(c.reasons)}"
+        for c in cases
+    )
 
 
 def _to_unit(kind: str, period: str, unit: str, items: list[str]) -> MessageRequest:
     return MessageRequest(
         kind=kind, cycle=period, recipients=[Recipient(kind="unit", name=unit)], context={"items": "\n".join(items), "count": len(items)}
-    )
-
-
-def _unit_progress_since(db: DbSession, suggestion_id: str, since: datetime) -> bool:
-    """Has the handling unit done anything on the case since ``since``?"""
-    return (
-        db.exec(
-            select(AuditEvent.id).where(
-                AuditEvent.suggestion_id == suggestion_id, AuditEvent.role == "unit", AuditEvent.effective_at >= since
-            )
-        ).first()
-        is not None
     )

@@ -1,0 +1,80 @@
+"""The stuck view (`jianyi stuck`, the daily digest, the web page): each kind defined once, in SQL,
+ordered by urgency, paged, each reason with its day count."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from helpers import CONGRESS, do, skip_past, suggestion
+
+from jianyi.models.db import session_for
+from jianyi.models.tables import Assignment, Commitment, Escalation, Suggestion
+from jianyi.queries import stuck_cases
+
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+def case(db, n: int, state: str, **kw) -> str:  # noqa: ANN001
+    sid = f"suggestion-16-3-{n}"
+    db.add(Suggestion(id=sid, session="16-3", number=f"第{n}号", title=f"建议{n}", lead_deputy="杨永兵", state=state,
+                      lead_unit=kw.pop("lead_unit", "区城管局"), **kw))
+    return sid
+
+
+def fill(settings) -> dict[str, str]:  # noqa: ANN001
+    with session_for(settings.db_url) as db:
+        ids = {
+            "error": case(db, 1, "handling", error="ValueError: x", reply_due=NOW + 30 * DAY),
+            "overdue": case(db, 2, "handling", reply_due=NOW - 12 * DAY),
+            "unsigned": case(db, 3, "assigned", sign_due=NOW - 3 * DAY, reply_due=NOW + 60 * DAY),
+            "not_reviewed": case(db, 4, "submitted", review_due=NOW - 2 * DAY),
+            "co_opinion": case(db, 5, "handling", co_opinion_due=NOW - 4 * DAY, reply_due=NOW + 50 * DAY),
+            "commitment_missed": case(db, 6, "follow_up"),
+            "escalated": case(db, 7, "handling", reply_due=NOW + 20 * DAY, lead_unit="区水务局"),
+            "evaluation": case(db, 8, "replied", replied_at=NOW - 5 * DAY),
+            "fine": case(db, 9, "handling", reply_due=NOW + 40 * DAY),
+            "closed": case(db, 10, "closed", reply_due=NOW - 40 * DAY),
+        }
+        db.add(Assignment(suggestion_id=ids["co_opinion"], unit="区水务局", role="协办", assigned_at=NOW - 40 * DAY))
+        db.add(Commitment(suggestion_id=ids["commitment_missed"], number=1, round=1, text="建成", promised_date=(NOW - 9 * DAY).date(), status="逾期"))
+        db.add(Escalation(suggestion_id=ids["escalated"], reason="逾期未答复", escalated_at=NOW - 6 * DAY))
+        db.commit()
+    return ids
+
+
+def test_every_kind_is_listed_most_urgent_first_each_with_its_day_count(settings):
+    ids = fill(settings)
+    found = stuck_cases(settings.db_url, NOW)
+    order = [c.id for c in found.cases]
+    assert order == [ids[k] for k in ("error", "escalated", "overdue", "commitment_missed", "unsigned", "not_reviewed", "co_opinion", "evaluation")]
+    reasons = {c.id: "；".join(c.reasons) for c in found.cases}
+    assert "已逾期12天" in reasons[ids["overdue"]]
+    assert "6天前移交" in reasons[ids["escalated"]]
+    assert "超过签收期限未签收（已超" in reasons[ids["unsigned"]] and "个工作日" in reasons[ids["unsigned"]]
+    assert "超过阅看期限未阅看" in reasons[ids["not_reviewed"]]
+    assert "协办意见逾期（区水务局，已逾期4天）" in reasons[ids["co_opinion"]]
+    assert "承诺事项逾期未兑现1项" in reasons[ids["commitment_missed"]]
+    assert "等待代表评价（已5天" in reasons[ids["evaluation"]]
+    assert found.total == 8 and found.counts["overdue"] == 1 and found.counts["escalated"] == 1
+
+
+def test_the_stuck_view_filters_by_unit_kind_and_session_and_pages(settings):
+    ids = fill(settings)
+    water = stuck_cases(settings.db_url, NOW, "区水务局")  # leads one, co-handles another
+    assert {c.id for c in water.cases} == {ids["escalated"], ids["co_opinion"]}
+    only = stuck_cases(settings.db_url, NOW, kind="overdue")
+    assert [c.id for c in only.cases] == [ids["overdue"]] and only.total == 1
+    assert stuck_cases(settings.db_url, NOW, session="16-4").total == 0
+    first, second = (stuck_cases(settings.db_url, NOW, page=p, per_page=5) for p in (1, 2))
+    assert len(first.cases) == 5 and len(second.cases) == 3 and first.total == 8
+
+
+async def test_a_suggestion_not_reviewed_within_the_review_window_is_listed_as_stuck(env, engine, settings):
+    sid = await engine.submit(suggestion(settings), "杨永兵")
+    case = await engine.view(sid)
+    await skip_past(env, case.deadlines["review"].due_at)
+    found = stuck_cases(settings.db_url, await env.get_current_time(), kind="not_reviewed")
+    assert [c.id for c in found.cases] == [sid]
+    await do(engine, sid, "review", CONGRESS, decision="register")
+    assert stuck_cases(settings.db_url, await env.get_current_time(), kind="not_reviewed").total == 0
