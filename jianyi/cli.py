@@ -84,8 +84,13 @@ def _root(
 
 
 def need_actor() -> tuple[str, str]:
+    """Who acts: ``--as ROLE:NAME`` must name an existing, active account of that role (bound to NAME)."""
     if not CTX.actor:
         raise Fail("请用 --as 角色:名称 指明操作人，如 --as unit:区城管局")
+    from jianyi.accounts import account_for
+
+    if account_for(settings().db_url, CTX.role, CTX.actor) is None:
+        raise Fail(f"没有角色为「{ROLE_LABELS[CTX.role]}」、名为「{CTX.actor}」的有效账号：请管理员先用 jianyi admin account add 创建", 2)
     return CTX.actor, CTX.role
 
 
@@ -537,6 +542,7 @@ def _audit_full_addresses(url: str) -> None:
 
     if CTX.role != Role.ADMIN:
         raise Fail("只有系统管理员（--as admin:姓名）可以查看完整地址")
+    need_actor()
     with session_for(url) as db:
         record_admin_event(db, CTX.actor, CTX.role, "show_full_addresses", {"command": "outbox"})
         db.commit()
@@ -639,6 +645,85 @@ def scheduler_fire(
 
 
 # -- admin -----------------------------------------------------------------------------------------
+@admin_app.callback()
+def admin_only(ctx: typer.Context) -> None:
+    """Every admin command needs an admin account; the very first admin account may be made without one."""
+    from jianyi.accounts import has_admin
+
+    if ctx.invoked_subcommand == "account" and not has_admin(settings().db_url):
+        return  # bootstrap: `jianyi admin account add --role admin …` on a fresh server
+    if CTX.role != Role.ADMIN:
+        raise Fail("管理命令只能由系统管理员账号执行：请用 --as admin:登录名", 2)
+    need_actor()
+
+
+account_app = typer.Typer(help="账号：创建、重置密码、停用、启用、列出，以及 API 令牌。", no_args_is_help=True)
+admin_app.add_typer(account_app, name="account")
+
+
+@account_app.command("add")
+def account_add(
+    login: Annotated[str, typer.Option(help="登录名")],
+    role: Annotated[str, typer.Option(help="角色：" + "/".join(r.value for r in Role if r is not Role.SYSTEM))],
+    name: Annotated[str, typer.Option(help="显示名（如 张三）")] = "",
+    binding: Annotated[str, typer.Option(help="绑定的承办单位、代表或督办人（unit/deputy/supervisor 必填）")] = "",
+) -> None:
+    """创建账号，打印一次初始密码（首次登录须修改）。"""
+    from jianyi.accounts import add_account, has_admin
+
+    url = settings().db_url
+    if not has_admin(url) and role != Role.ADMIN:
+        raise Fail("尚无管理员账号：请先创建一个 --role admin 的账号", 2)
+    password = add_account(url, login, name, role, binding, actor=CTX.actor or "（初始化）")
+    typer.echo(f"已创建账号：{login}（{ROLE_LABELS.get(role, role)}{f'，绑定{binding}' if binding else ''}）初始密码：{password}（只显示这一次，首次登录须修改）")
+
+
+@account_app.command("reset")
+def account_reset(login: str) -> None:
+    """重置密码（打印一次新的初始密码，并解除锁定）。"""
+    from jianyi.accounts import reset_password
+
+    typer.echo(f"账号 {login} 的新初始密码：{reset_password(settings().db_url, login, actor=CTX.actor)}（只显示这一次）")
+
+
+@account_app.command("disable")
+def account_disable(login: str) -> None:
+    """停用账号（不删除，审计记录保留）。"""
+    from jianyi.accounts import set_active
+
+    set_active(settings().db_url, login, False, actor=CTX.actor)
+    typer.echo(f"已停用账号：{login}")
+
+
+@account_app.command("enable")
+def account_enable(login: str) -> None:
+    """重新启用账号。"""
+    from jianyi.accounts import set_active
+
+    set_active(settings().db_url, login, True, actor=CTX.actor)
+    typer.echo(f"已启用账号：{login}")
+
+
+@account_app.command("list")
+def account_list(json_: JsonOpt = False) -> None:
+    """列出账号（不含密码）。"""
+    from jianyi.accounts import list_accounts
+
+    rows = [{"login": a.login, "name": a.display_name, "role": a.role, "binding": a.binding, "active": a.active,
+             "must_change": a.must_change} for a in list_accounts(settings().db_url)]
+    if json_:
+        out_json(rows)
+        return
+    for r in rows:
+        typer.echo(f"{r['login']:<16} {ROLE_LABELS.get(r['role'], r['role'])} {r['binding'] or r['name']}{'' if r['active'] else '（已停用）'}")
+
+
+@account_app.command("token")
+def account_token(login: str, label: str = "") -> None:
+    """为账号创建一个 API 令牌（Authorization: Bearer …），只显示一次。"""
+    from jianyi.accounts import create_token
+
+    typer.echo(create_token(settings().db_url, login, label, actor=CTX.actor))
 ChannelOpt = Annotated[str, typer.Option(help="通知通道：email（邮件）/ wecom（企业微信机器人）/ dingtalk（钉钉机器人）/ webhook / sms（短信）")]
 WebhookOpt = Annotated[str, typer.Option(help="机器人或 webhook 地址（通道为 wecom / dingtalk / webhook 时必填）")]
 PhoneOpt = Annotated[str, typer.Option(help="接收短信的手机号（通道为 sms 时必填）")]
@@ -654,14 +739,14 @@ def admin_unit(
     phone: PhoneOpt = "",
 ) -> None:
     """登记（或更新）承办单位及其通知通道。"""
-    directory.add_unit(settings().db_url, name, email, kind, channel, webhook_url=webhook, phone=phone)
+    directory.add_unit(settings().db_url, name, email, kind, channel, webhook_url=webhook, phone=phone, actor=CTX.actor)
     typer.echo(f"已登记承办单位：{name}（通知通道：{channel}）")
 
 
 @admin_app.command("deputy")
 def admin_deputy(name: str, email: str = "", phone: PhoneOpt = "", channel: ChannelOpt = "email", webhook: WebhookOpt = "") -> None:
     """登记（或更新）代表及其通知通道。"""
-    directory.add_deputy(settings().db_url, name, email, phone, channel=channel, webhook_url=webhook)
+    directory.add_deputy(settings().db_url, name, email, phone, channel=channel, webhook_url=webhook, actor=CTX.actor)
     typer.echo(f"已登记代表：{name}（通知通道：{channel}）")
 
 
@@ -675,14 +760,14 @@ def admin_supervisor(
     webhook: WebhookOpt = "",
 ) -> None:
     """登记（或更新）督办人：只有登记过的督办人才能被指定为重点督办件的督办人。"""
-    directory.add_supervisor(settings().db_url, name, title, email, phone, channel=channel, webhook_url=webhook)
+    directory.add_supervisor(settings().db_url, name, title, email, phone, channel=channel, webhook_url=webhook, actor=CTX.actor)
     typer.echo(f"已登记督办人：{name}{f'（{title}）' if title else ''}")
 
 
 @admin_app.command("session")
 def admin_session(code: str, name: str) -> None:
     """登记会次，如 16-3 "武昌区第十六届人民代表大会第三次会议"。"""
-    directory.add_session(settings().db_url, code, name)
+    directory.add_session(settings().db_url, code, name, actor=CTX.actor)
     typer.echo(f"已登记会次：{code} {name}")
 
 
@@ -691,7 +776,7 @@ def admin_calendar_load(file: Path) -> None:
     """从文件载入一年的节假日和调休（每行：YYYY-MM-DD 休|班 说明）。"""
     if not file.exists():
         raise Fail(f"文件不存在：{file}")
-    years = directory.load_calendar_file(settings().db_url, file.read_text(encoding="utf-8"), str(file))
+    years = directory.load_calendar_file(settings().db_url, file.read_text(encoding="utf-8"), str(file), actor=CTX.actor)
     typer.echo(f"已载入 {'、'.join(map(str, years))} 年的节假日安排。正在重新计算未办结建议的期限 …")
     _recompute(f"载入 {'、'.join(map(str, years))} 年节假日安排（{file.name}）")
 

@@ -39,6 +39,7 @@ def test_only_an_admin_sees_full_addresses_and_the_admin_log_records_it(tmp_path
         db.add(AuditEvent(suggestion_id="x", seq=1, actor="a", role="admin", action="a", from_state="", to_state="",
                           at=datetime.now(UTC), effective_at=datetime.now(UTC), prev_hash="", hash=""))
         db.commit()
+    assert jianyi(tmp_path, "admin", "account", "add", "--login", "管理员甲", "--role", "admin").returncode == 0
     masked = jianyi(tmp_path, "outbox")
     assert masked.returncode == 0 and "138****1234" in masked.stdout and "13812341234" not in masked.stdout
     refused = jianyi(tmp_path, "--as", "unit:区城管局", "outbox", "--show-address")
@@ -46,8 +47,8 @@ def test_only_an_admin_sees_full_addresses_and_the_admin_log_records_it(tmp_path
     shown = jianyi(tmp_path, "--as", "admin:管理员甲", "outbox", "--show-address")
     assert shown.returncode == 0 and "13812341234" in shown.stdout
     with session_for(url) as db:
-        [event] = db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == CHAIN)).all()
-    assert (event.actor, event.action) == ("管理员甲", "show_full_addresses")
+        events = db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == CHAIN)).all()
+    assert [(e.actor, e.action) for e in events][-1] == ("管理员甲", "show_full_addresses")
 
 
 def test_usage_errors_are_in_chinese(tmp_path):
@@ -61,3 +62,18 @@ def test_usage_errors_are_in_chinese(tmp_path):
     for args, phrase in cases:
         done = jianyi(tmp_path, "--as", "congress_office:代表工委", *args)
         assert done.returncode == 2 and phrase in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+
+
+def test_the_cli_refuses_as_for_a_missing_account_and_non_admins_on_admin(tmp_path):
+    made = jianyi(tmp_path, "admin", "account", "add", "--login", "root", "--role", "admin", "--name", "管理员")
+    assert made.returncode == 0 and "初始密码" in made.stdout  # the first admin needs no admin
+    assert jianyi(tmp_path, "admin", "account", "add", "--login", "x", "--role", "admin").returncode == 2  # now it does
+    nobody = jianyi(tmp_path, "--as", "congress_office:冒名者", "review", "16-3-40", "--decision", "register")
+    assert nobody.returncode == 2 and "没有角色为「代表工委」、名为「冒名者」的有效账号" in nobody.stderr
+    assert jianyi(tmp_path, "--as", "admin:root", "admin", "unit", "区城管局").returncode == 0
+    made = jianyi(tmp_path, "--as", "admin:root", "admin", "account", "add", "--login", "cg", "--role", "unit", "--binding", "区城管局")
+    assert made.returncode == 0
+    as_unit = jianyi(tmp_path, "--as", "unit:区城管局", "admin", "unit", "区水务局")
+    assert as_unit.returncode == 2 and "只能由系统管理员账号执行" in as_unit.stderr
+    unbound = jianyi(tmp_path, "--as", "admin:root", "admin", "account", "add", "--login", "sw", "--role", "unit", "--binding", "区水务局")
+    assert unbound.returncode == 1 and "尚未登记" in unbound.stderr

@@ -65,11 +65,16 @@ def wait_for(predicate, timeout: float = 60.0, explain=lambda: "") -> None:  # n
 
 def test_cli_drives_a_case_to_closed_across_a_worker_crash(cli_env, mail, tmp_path):
     env = cli_env
-    jianyi(env, "admin", "session", "16-3", "武昌区第十六届人民代表大会第三次会议")
-    jianyi(env, "admin", "unit", UNIT, "--email", "jinrong@wuchang.example")
-    jianyi(env, "admin", "unit", "区政府办公室", "--email", "zfb@wuchang.example")
-    jianyi(env, "admin", "unit", "区人大常委会代表工作委员会", "--email", "dgw@wuchang.example")
-    jianyi(env, "admin", "deputy", "杨永兵", "--email", "yangyongbing@deputy.example")
+    jianyi(env, "admin", "account", "add", "--login", "root", "--role", "admin", "--name", "系统管理员")
+    admin = ("--as", "admin:root", "admin")
+    jianyi(env, *admin, "session", "16-3", "武昌区第十六届人民代表大会第三次会议")
+    jianyi(env, *admin, "unit", UNIT, "--email", "jinrong@wuchang.example")
+    jianyi(env, *admin, "unit", "区政府办公室", "--email", "zfb@wuchang.example")
+    jianyi(env, *admin, "unit", "区人大常委会代表工作委员会", "--email", "dgw@wuchang.example")
+    jianyi(env, *admin, "deputy", "杨永兵", "--email", "yangyongbing@deputy.example")
+    for login, role, binding, name in [("yyb", "deputy", "杨永兵", "杨永兵"), ("dgw", "congress_office", "", "代表工委"),
+                                       ("jr", "unit", UNIT, "金融局办公室"), ("zfb", "government_office", "区政府办公室", "区政府办公室")]:
+        jianyi(env, *admin, "account", "add", "--login", login, "--role", role, "--binding", binding, "--name", name)
     log = tmp_path / "worker.log"
     worker = start_worker(env, log)
     try:
@@ -133,9 +138,10 @@ def test_cli_refuses_bad_input_in_chinese_without_a_traceback(cli_env):
     assert "未知的期限规则" in unknown_rule.stderr
     no_actor = jianyi(cli_env, "sign", "16-3-40", ok=False)
     assert "--as" in no_actor.stderr
-    no_phone = jianyi(cli_env, "admin", "deputy", "王琨", "--channel", "sms", ok=False)
+    jianyi(cli_env, "admin", "account", "add", "--login", "root", "--role", "admin", ok=False)  # unless the test before made it
+    no_phone = jianyi(cli_env, "--as", "admin:root", "admin", "deputy", "王琨", "--channel", "sms", ok=False)
     assert no_phone.returncode == 1 and "手机号" in no_phone.stderr
-    robot = jianyi(cli_env, "admin", "deputy", "杨永兵", "--channel", "dingtalk", "--webhook", "https://oapi.dingtalk.com/robot/send?access_token=t")
+    robot = jianyi(cli_env, "--as", "admin:root", "admin", "deputy", "杨永兵", "--channel", "dingtalk", "--webhook", "https://oapi.dingtalk.com/robot/send?access_token=t")
     assert "dingtalk" in robot.stdout
     good = json.loads(jianyi(cli_env, "deadline", "--rule", "reply", "--start", "2025-07-01", "--json").stdout)
     assert good["last_day"] == "2025-10-09"

@@ -4,7 +4,7 @@ and the guarantees that two schedulers, a catch-up or a re-fire never send twice
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -294,7 +294,7 @@ async def test_daily_digest_tells_both_offices_and_each_unit_exactly_what_stuck_
         assert all("等待代表评价" in r.body and "第40号" in r.body for r in sent)
         from jianyi.queries import stuck_cases
 
-        shown = stuck_cases(settings.db_url, datetime.now(UTC), "区地方金融工作局")
+        shown = stuck_cases(settings.db_url, await env.get_current_time(), "区地方金融工作局")
         [to_unit] = [r for r in sent if r.recipient == "区地方金融工作局"]
         assert all(reason in to_unit.body for c in shown.cases for reason in c.reasons)
     finally:

@@ -52,7 +52,7 @@ def mask_address(address: str, channel: str = "") -> str:
         return f"{digits[:3]}****{digits[-4:]}" if len(digits) >= 7 else "****"
     if address.startswith(("http://", "https://")):
         parts = urlsplit(address)
-        hidden = "&".join(f"{k.split('=')[0]}=****" for k in parts.query.split("&") if k) if parts.query else ""
+        hidden = "&".join(f"{k.split('=')[0]}=****" if "=" in k else k for k in parts.query.split("&") if k) if parts.query else ""
         return f"{parts.scheme}://{parts.netloc}{parts.path}" + (f"?{hidden}" if hidden else "")
     return address
 

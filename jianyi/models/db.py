@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import SQLModel, create_engine, select
 
-from jianyi.models import tables  # (registers the tables)
+from jianyi.models import accounts, tables  # noqa: F401  (registers the tables)
 from jianyi.models.calendar import DayOverride, WorkCalendar
 
 
