@@ -107,6 +107,49 @@ def load_directory(settings: Settings) -> None:
         directory.add_supervisor(url, name, title, email=f"{name}@supervisor.wuchang.example")
 
 
+# Demo accounts: (login, display name, role, binding). Passwords are made at first start and printed once.
+def demo_accounts() -> list[tuple[str, str, str, str]]:
+    return [
+        ("admin", "系统管理员", "admin", ""),
+        ("dgw", "代表工委", "congress_office", ""),
+        ("zfb", "区政府办公室", "government_office", "区政府办公室"),
+        ("dcs", "区政府督查室", "supervision_office", "区政府督查室"),
+        ("shenji", "审计人员", "auditor", ""),
+        *((name, name, "unit", name) for name in UNITS),
+        *((name, name, "deputy", name) for name in DEPUTIES),
+        *((name, name, "supervisor", name) for name in SUPERVISORS),
+    ]
+
+
+def load_accounts(settings: Settings) -> list[tuple[str, str, str]]:
+    """Create the demo accounts that do not exist yet; returns (login, role, password) of the new ones.
+
+    Demo passwords need no change at first login (a real account's do); they are also written,
+    owner-only, to var/demo-accounts.txt.
+    """
+    from jianyi.accounts import add_account
+    from jianyi.models.accounts import Account
+
+    url, made = settings.db_url, []
+    for login, name, role, binding in demo_accounts():
+        with session_for(url) as db:
+            if db.exec(select(Account).where(Account.login == login)).first():
+                continue
+        password = add_account(url, login, name, role, binding, actor="演示数据")
+        with session_for(url) as db:
+            account = db.exec(select(Account).where(Account.login == login)).one()
+            account.must_change = False
+            db.add(account)
+            db.commit()
+        made.append((login, role, password))
+    if made:
+        path = settings.var_dir / "demo-accounts.txt"
+        with path.open("a", encoding="utf-8") as f:
+            f.writelines(f"{login}\t{role}\t{password}\n" for login, role, password in made)
+        path.chmod(0o600)
+    return made
+
+
 async def load_demo(client: Client, settings: Settings) -> str:
     """Load the demo once (skipped when the session already has suggestions)."""
     load_directory(settings)

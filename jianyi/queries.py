@@ -60,6 +60,8 @@ class TimelineEntry:
     to_state: str
     workdays_since_assignment: int | None
     detail: dict[str, Any] = field(default_factory=dict)
+    hash: str = ""
+    prev_hash: str = ""
 
 
 def timeline(url: str, suggestion_id: str) -> tuple[Suggestion | None, list[TimelineEntry]]:
@@ -86,6 +88,8 @@ def timeline(url: str, suggestion_id: str) -> tuple[Suggestion | None, list[Time
                 to_state=e.to_state,
                 workdays_since_assignment=since,
                 detail=e.payload,
+                hash=e.hash,
+                prev_hash=e.prev_hash,
             )
         )
     return sug, entries

@@ -253,7 +253,7 @@ def _reply(x: ActionContext[c.ReplyIn]) -> None:
             round=case.round, unit=case.lead_unit, reply_class=p.reply_class, text=p.text, signed_by=p.signed_by,
             replied_at=x.at, on_time=due is None or x.at <= due.due_at, commitments=list(p.commitments),
             review_status="待审核" if reviewed else "无需审核",
-            attachment_name=getattr(p, "attachment_name", ""), attachment_sha256=getattr(p, "attachment_sha256", ""),
+            attachment_name=p.attachment_name, attachment_sha256=p.attachment_sha256,
         )
     )
     case.overdue = False

@@ -214,7 +214,9 @@ class ReplyIn(Payload):
     reply_class: ReplyClass = Field(title="答复类别")
     text: str = _text("答复内容", max_length=20000)
     signed_by: str = _text("签发人", max_length=50)
-    commitments: list[CommitmentIn] = Field(default_factory=list, title="承诺事项")
+    commitments: list[CommitmentIn] = Field(default_factory=list, title="承诺事项", max_length=20)
+    attachment_name: str = Field("", title="答复函文件名", max_length=200)
+    attachment_sha256: str = Field("", title="答复函 SHA-256", pattern=r"^([0-9a-f]{64})?$")
 
     @model_validator(mode="after")
     def _commitments_only_for_b_c(self) -> ReplyIn:

@@ -350,6 +350,13 @@ class Lifecycle:
         first = next(g for g in chosen[0].requires if not g.test(facts))
         raise Refused(first.code, first.explain(facts, action))
 
+    def could(self, action: str, facts: Facts) -> bool:
+        """May this be done now, whatever options its form will choose?"""
+        if facts.role not in ROLE_RULES.get(action, ()):
+            return False
+        steps = [s for s in STEPS if s.trigger == action and self.state in s.sources]
+        return any(all(g.test(facts) for g in s.requires if g.code not in CHOSEN_IN_FORM) for s in steps)
+
     def may(self, action: str, facts: Facts) -> bool:
         try:
             self.decide(action, facts)
@@ -410,24 +417,15 @@ def facts_for(case: CaseState, principal: str, role: Role, payload: dict[str, An
     )
 
 
-CHOSEN_IN_FORM = ("invalid_choice", "no_such_commitment")
+CHOSEN_IN_FORM = ("invalid_choice", "no_such_commitment", "contact_date", "commitment_date")
 
 
 def allowed_actions(case: CaseState, principal: str, role: Role, at: datetime) -> list[str]:
-    """The human actions this principal may take on the case now (the options of a decision
-    are chosen in its form, so a refusal for the choice alone does not hide the action)."""
+    """The human actions this principal may take on the case now, before its form is filled in:
+    the state and role allow it, and every requirement holds that does not depend on the form."""
     machine = Lifecycle(case.state)
-    out = []
-    for action in machine.actions_for(role):
-        if action not in HUMAN_ACTIONS:
-            continue
-        try:
-            machine.decide(action, facts_for(case, principal, role, {}, at))
-        except Refused as exc:
-            if exc.code not in CHOSEN_IN_FORM:
-                continue
-        out.append(action)
-    return out
+    facts = facts_for(case, principal, role, {}, at)
+    return [a for a in machine.actions_for(role) if a in HUMAN_ACTIONS and machine.could(a, facts)]
 
 
 def mermaid_diagram(state: str = State.SUBMITTED) -> str:

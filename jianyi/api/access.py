@@ -1,0 +1,65 @@
+"""Authorization in one place (DESIGN §7). The lifecycle machine answers "may this role do this
+now?"; this module only adds "is this account that unit / deputy / supervisor" and what it may read."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import String, cast, or_
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import exists
+
+from jianyi.models.accounts import Account
+from jianyi.models.case import CaseState
+from jianyi.models.states import ROLE_LABELS, Role
+from jianyi.models.tables import Assignment, Suggestion
+
+SEE_ALL = {Role.CONGRESS_OFFICE, Role.GOVERNMENT_OFFICE, Role.SUPERVISION_OFFICE, Role.AUDITOR, Role.ADMIN}
+
+
+class Forbidden(Exception):
+    """A refusal for people (Chinese), answered with 403."""
+
+    def __init__(self, message: str, code: str = "forbidden") -> None:
+        super().__init__(message)
+        self.message, self.code = message, code
+
+
+def identity(account: Account) -> tuple[str, Role]:
+    """Whose act an action of this account is: the unit, deputy, supervisor or office it is bound to."""
+    return account.acts_as, Role(account.role)
+
+
+def visible(account: Account) -> ColumnElement[bool] | None:
+    """The suggestions this account may read, as SQL (None: all of them)."""
+    role, name = Role(account.role), account.acts_as
+    if role in SEE_ALL:
+        return None
+    if role == Role.UNIT:
+        co = exists().where(Assignment.suggestion_id == Suggestion.id, Assignment.unit == name)
+        return or_(Suggestion.lead_unit == name, co)
+    if role == Role.DEPUTY:
+        # the JSON column keeps names as json.dumps writes them: match that exact quoted form
+        return or_(Suggestion.lead_deputy == name, cast(Suggestion.co_signers, String).like(f"%{json.dumps(name)}%"))
+    return Suggestion.supervisor == name  # type: ignore[return-value]
+
+
+def may_see(account: Account, case: CaseState) -> bool:
+    role, name = Role(account.role), account.acts_as
+    if role in SEE_ALL:
+        return True
+    if role == Role.UNIT:
+        return name == case.lead_unit or name in case.co_handlers or any(a.unit == name for a in case.assignments)
+    if role == Role.DEPUTY:
+        return name in case.deputies
+    return role == Role.SUPERVISOR and name == case.supervisor
+
+
+def check_may_see(account: Account, case: CaseState) -> None:
+    if not may_see(account, case):
+        raise Forbidden(f"{ROLE_LABELS[account.role]}「{account.acts_as}」无权查看这件建议（只能查看与本账号相关的建议）")
+
+
+def check_may_act(account: Account) -> None:
+    if Role(account.role) == Role.AUDITOR:
+        raise Forbidden("审计人员只能查看，不能办理")

@@ -1,0 +1,168 @@
+"""The FastAPI application: Chinese pages for every role, and the JSON API under /api/.
+
+Every page and API call runs as the logged-in account (session cookie or API token); every form
+carries a CSRF token; every refusal is a Chinese page or a JSON error with a stable code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.middleware.sessions import SessionMiddleware
+from temporalio.client import Client
+
+from jianyi import accounts
+from jianyi.api import views
+from jianyi.api.access import Forbidden, check_may_act, check_may_see, identity
+from jianyi.api.auth import (
+    LoginRequired,
+    csrf_token,
+    session_secret,
+    sign_in,
+)
+from jianyi.api.forms import form_fields, parse_form
+from jianyi.models.accounts import Account
+from jianyi.models.actions import SPECS, Action, label
+from jianyi.models.commands import InputError
+from jianyi.models.lifecycle import allowed_actions
+from jianyi.models.policy import CST
+from jianyi.models.states import ROLE_LABELS, Role
+from jianyi.queries import describe_event, timeline
+from jianyi.settings import Settings
+
+HERE = Path(__file__).parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+MAX_PDF = 10 * 1024 * 1024
+
+
+def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # noqa: ANN202
+        if app.state.client is None:
+            from jianyi.temporal import connect
+
+            app.state.client = await connect(settings)
+        yield
+
+    app = FastAPI(title="jianyi 人大代表建议办理", lifespan=lifespan, docs_url="/api/docs", openapi_url="/openapi.json")
+    app.state.settings, app.state.client = settings, client
+    app.add_middleware(SessionMiddleware, secret_key=session_secret(settings), session_cookie="jianyi_session",
+                       same_site="lax", https_only=settings.base_url.startswith("https"))
+    app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+    _errors(app)
+    from jianyi.api import json_api, pages
+
+    app.include_router(pages.router)
+    app.include_router(json_api.router)
+    return app
+
+
+def _errors(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"code": "login_required", "message": exc.message}, status_code=401)
+        return RedirectResponse(f"/login?next={quote(request.url.path)}&why={quote(exc.message)}", status_code=303)
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> Response:
+        return error(request, 403, exc.code, exc.message)
+
+    @app.exception_handler(InputError)
+    async def _input(request: Request, exc: InputError) -> Response:
+        status = 503 if getattr(exc, "exit_code", 1) == 3 else 400
+        return error(request, status, "unavailable" if status == 503 else "invalid_input", exc.message)
+
+    @app.exception_handler(404)
+    async def _missing(request: Request, exc: Exception) -> Response:
+        return error(request, 404, "not_found", "找不到这个页面")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        return error(request, 500, "internal", "系统内部错误，已记录，请稍后重试或联系管理员")
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def error(request: Request, status: int, code: str, message: str) -> Response:
+    if _wants_json(request):
+        return JSONResponse({"code": code, "message": message}, status_code=status)
+    return TEMPLATES.TemplateResponse(request, "error.html", {"status": status, "message": message, "account": None}, status_code=status)
+
+
+def render(request: Request, name: str, account: Account | None, **context: Any) -> HTMLResponse:
+    context |= {"account": account, "csrf": csrf_token(request), "role_label": ROLE_LABELS.get(account.role, "") if account else ""}
+    return TEMPLATES.TemplateResponse(request, name, context, status_code=context.pop("status", 200))
+
+
+def engine(request: Request):  # noqa: ANN201
+    from jianyi.service import Engine
+
+    return Engine(request.app.state.client, request.app.state.settings)
+
+
+async def visible_case(request: Request, account: Account, suggestion_id: str):  # noqa: ANN201
+    case = await engine(request).view(suggestion_id)
+    check_may_see(account, case)
+    return case
+
+
+def buttons(account: Account, case) -> list[tuple[str, str]]:  # noqa: ANN001
+    """Exactly the actions the machine allows this account on this case now."""
+    if Role(account.role) == Role.AUDITOR:
+        return []
+    actor, role = identity(account)
+    return [(a, label(a)) for a in allowed_actions(case, actor, role, datetime.now(UTC))]
+
+
+async def act(request: Request, account: Account, suggestion_id: str, action: str, payload: dict[str, Any]):  # noqa: ANN201
+    """One action, as this account (the form names no actor)."""
+    check_may_act(account)
+    case = await visible_case(request, account, suggestion_id)
+    if action not in dict(buttons(account, case)):
+        raise Forbidden(f"{ROLE_LABELS[account.role]}「{account.acts_as}」现在不能{label(action)}这件建议")
+    actor, role = identity(account)
+    via = "api" if _wants_json(request) else "web"
+    return await engine(request).act(suggestion_id, action, actor, role, payload, via=via)
+
+
+async def keep_pdf(settings: Settings, upload) -> tuple[str, str]:  # noqa: ANN001
+    """A reply letter: a PDF of at most 10 MB, kept under var/attachments/ by its SHA-256."""
+    data = await upload.read(MAX_PDF + 1)
+    if len(data) > MAX_PDF:
+        raise InputError("答复函不能超过 10 MB")
+    if not data.startswith(b"%PDF"):
+        raise InputError("答复函须为 PDF 文件")
+    digest = hashlib.sha256(data).hexdigest()
+    folder = Path(settings.var_dir) / "attachments"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{digest}.pdf").write_bytes(data)
+    return (upload.filename or "答复函.pdf")[:200], digest
+
+
+def attachment(settings: Settings, digest: str) -> FileResponse:
+    return FileResponse(Path(settings.var_dir) / "attachments" / f"{digest}.pdf", media_type="application/pdf")
+
+
+def case_context(request: Request, account: Account, case) -> dict[str, Any]:  # noqa: ANN001
+    settings: Settings = request.app.state.settings
+    _, entries = timeline(settings.db_url, case.id)
+    rows = {r.kind: r for r in views.deadline_rows(settings.db_url, case.id)}
+    return {
+        "case": case, "buttons": buttons(account, case), "deadlines": case.deadlines, "rows": rows,
+        "events": [(e, describe_event(e)) for e in entries], "local": lambda d: d.astimezone(CST).strftime("%Y-%m-%d %H:%M") if d else "",
+    }
+
+
+__all__ = ["SPECS", "Action", "accounts", "act", "create_app", "error", "form_fields", "parse_form", "render", "sign_in"]

@@ -1,0 +1,96 @@
+"""What the pages read from the records: an account's to-do list (its 工作台) and a case's rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel import select
+
+from jianyi.api.access import visible
+from jianyi.models.accounts import Account
+from jianyi.models.actions import label
+from jianyi.models.calendar import WorkCalendar
+from jianyi.models.db import load_calendar, session_for, to_db
+from jianyi.models.lifecycle import Lifecycle
+from jianyi.models.policy import china_day, due_text
+from jianyi.models.states import STATE_LABELS, TERMINAL_VALUES, Role
+from jianyi.models.tables import Assignment, DeadlineRow, Suggestion
+
+# Which deadline an open state is waiting on (the one its to-do item shows).
+WAITING_ON = {
+    "submitted": "review", "registered": "assign", "assigned": "sign", "adjustment_requested": "sign",
+    "handling": "reply", "rehandling": "rehandle", "reply_review": "reply", "replied": "evaluation",
+    "escalated": "rectify", "follow_up": "", "returned": "",
+}
+
+
+@dataclass
+class Todo:
+    id: str
+    number: str
+    title: str
+    state: str
+    what: str  # what this account is expected to do
+    due: str
+    left: str  # working days left, or overdue by
+    overdue: bool
+    explanation: str
+    sort_key: tuple[int, str]
+
+
+def todo_list(url: str, account: Account, now: datetime) -> list[Todo]:
+    """Open cases where this account has something to do, the most urgent first."""
+    role, name = Role(account.role), account.acts_as
+    with session_for(url) as db:
+        calendar = load_calendar(db)
+        q = select(Suggestion).where(Suggestion.state.not_in(TERMINAL_VALUES))  # type: ignore[attr-defined]
+        scope = visible(account)
+        if scope is not None:
+            q = q.where(scope)
+        rows = list(db.exec(q))
+        co_pending = {a.suggestion_id for a in db.exec(select(Assignment).where(Assignment.unit == name, Assignment.role == "协办",
+                                                                                 Assignment.active, Assignment.opinion == ""))}
+        items = [t for s in rows if (t := _todo(db, s, role, name, co_pending, calendar, now))]
+    return sorted(items, key=lambda t: t.sort_key)
+
+
+def _todo(db, s: Suggestion, role: Role, name: str, co_pending: set[str], calendar: WorkCalendar, now: datetime) -> Todo | None:  # noqa: ANN001
+    actions = [a for a in Lifecycle(s.state).actions_for(role) if a not in ("remark", "mark_key", "recompute_deadlines", "act_on_escalation")]
+    if role == Role.UNIT and s.lead_unit != name:
+        actions = ["co_opinion"] if s.id in co_pending else []
+    if role == Role.DEPUTY and s.lead_deputy != name:
+        actions = []
+    if role == Role.SUPERVISOR:
+        actions = ["remark"] if s.supervisor == name else []
+    if not actions:
+        return None
+    kind = WAITING_ON.get(s.state, "")
+    row = db.exec(select(DeadlineRow).where(DeadlineRow.suggestion_id == s.id, DeadlineRow.kind == kind, DeadlineRow.current)).first() if kind else None
+    due_at = to_db(row.due_at) if row else None
+    left, overdue = _left(calendar, due_at, now)
+    return Todo(s.id, s.number, s.title, STATE_LABELS[s.state], "、".join(label(a) for a in actions), due_text(due_at) if due_at else "—",
+                left, overdue, row.explanation if row else "", (0 if overdue else 1, due_at.isoformat() if due_at else "9999"))
+
+
+def _left(calendar: WorkCalendar, due_at: datetime | None, now: datetime) -> tuple[str, bool]:
+    if due_at is None:
+        return "", False
+    today, last = china_day(now), china_day(due_at - timedelta(microseconds=1))  # due_at is 24:00 of the last day
+    if due_at < now:
+        return f"已逾期{calendar.workdays_between(china_day(due_at), today)}个工作日", True
+    return f"剩余{calendar.workdays_between(today, last)}个工作日", False
+
+
+def deadline_rows(url: str, suggestion_id: str) -> list[DeadlineRow]:
+    with session_for(url) as db:
+        return list(db.exec(select(DeadlineRow).where(DeadlineRow.suggestion_id == suggestion_id, DeadlineRow.current)))
+
+
+def visible_suggestions(url: str, account: Account, limit: int = 200) -> list[Suggestion]:
+    with session_for(url) as db:
+        q = select(Suggestion)
+        scope = visible(account)
+        if scope is not None:
+            q = q.where(scope)
+        return list(db.exec(q.order_by(Suggestion.session, Suggestion.id).limit(limit)))

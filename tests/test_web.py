@@ -1,0 +1,193 @@
+"""The web application over HTTP (issue 8): logins, sessions, CSRF, lock-out, access by role and
+binding, one lifecycle through the pages by five accounts, the JSON API."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+import pytest_asyncio
+from helpers import seed_directory, submit_and_assign
+from sqlmodel import select
+
+from jianyi import accounts
+from jianyi.api.app import create_app
+from jianyi.models.accounts import Account
+from jianyi.models.db import session_for
+from jianyi.models.policy import china_day
+
+PASSWORD = "correct-horse-9"
+PEOPLE = [  # login, name, role, binding
+    ("yyb", "杨永兵", "deputy", "杨永兵"),
+    ("liu", "刘正心", "deputy", "刘正心"),
+    ("dgw", "代表工委", "congress_office", ""),
+    ("zfb", "区政府办公室", "government_office", "区政府办公室"),
+    ("dcs", "区政府督查室", "supervision_office", "区政府督查室"),
+    ("jr", "区地方金融工作局", "unit", "区地方金融工作局"),
+    ("kj", "区科技局", "unit", "区科技局"),
+    ("cg", "区城管局", "unit", "区城管局"),
+    ("wk", "王琨", "supervisor", "王琨"),
+    ("sj", "审计人员", "auditor", ""),
+    ("root", "系统管理员", "admin", ""),
+]
+
+
+@pytest_asyncio.fixture
+async def site(env, settings, worker, engine) -> AsyncIterator[httpx.AsyncClient]:
+    for login, name, role, binding in PEOPLE:
+        accounts.add_account(settings.db_url, login, name, role, binding, password=PASSWORD)
+        with session_for(settings.db_url) as db:
+            a = db.exec(select(Account).where(Account.login == login)).one()
+            a.must_change = False
+            db.add(a)
+            db.commit()
+    app = create_app(settings, env.client)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://jianyi.test") as client:
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+
+
+async def login(client: httpx.AsyncClient, who: str, password: str = PASSWORD) -> httpx.Response:
+    client.cookies.clear()
+    page = await client.get("/login")
+    return await client.post("/login", data={"login": who, "password": password, "csrf": csrf_of(page.text), "next": "/"})
+
+
+async def post_form(client: httpx.AsyncClient, path: str, data: dict, files: dict | None = None) -> httpx.Response:
+    page = await client.get(path)
+    return await client.post(path, data={**data, "csrf": csrf_of(page.text)}, files=files)
+
+
+async def test_each_role_logs_in_and_sees_its_workbench(site, engine):
+    sid = await submit_and_assign(engine)
+    for login_name, name, _role, _ in PEOPLE:
+        assert (await login(site, login_name)).status_code == 303
+        page = await site.get("/")
+        assert page.status_code == 200 and "工作台" in page.text and name in page.text, login_name
+    await login(site, "jr")
+    assert sid in (await site.get("/")).text and "签收" in (await site.get("/")).text  # the lead unit's to-do
+
+
+async def test_a_wrong_password_fails_and_repeated_failures_lock_the_account(site):
+    for _ in range(accounts.MAX_FAILURES):
+        failed = await login(site, "jr", "wrong-password")
+        assert failed.status_code == 401 and "登录名或密码错误" in failed.text
+    locked = await login(site, "jr")
+    assert locked.status_code == 401 and "账号已锁定" in locked.text
+
+
+async def test_the_first_login_forces_a_password_change(site, settings):
+    password = accounts.add_account(settings.db_url, "new", "新同志", "congress_office", "")
+    assert (await login(site, "new", password)).headers["location"] == "/password"
+    assert (await site.get("/")).headers["location"].startswith("/login")  # nothing else until it is changed
+    changed = await post_form(site, "/password", {"old": password, "new": "a-new-password", "again": "a-new-password"})
+    assert changed.status_code == 303 and (await site.get("/")).status_code == 200
+
+
+async def test_a_form_without_its_csrf_token_is_refused(site, engine):
+    sid = await submit_and_assign(engine)
+    await login(site, "jr")
+    refused = await site.post(f"/suggestions/{sid}/act/sign", data={})
+    assert refused.status_code == 403 and "CSRF" in refused.text
+    assert (await engine.view(sid)).state == "assigned"  # nothing was written
+
+
+async def test_a_unit_cannot_open_or_act_on_another_units_case_by_url(site, engine):
+    sid = await submit_and_assign(engine)
+    await login(site, "cg")
+    page = await site.get(f"/suggestions/{sid}")
+    assert page.status_code == 403 and "无权查看" in page.text
+    acted = await site.post(f"/suggestions/{sid}/act/sign", data={"csrf": csrf_of((await site.get('/')).text)})
+    assert acted.status_code == 403 and (await engine.view(sid)).state == "assigned"
+    api = await site.get(f"/api/suggestions/{sid}")
+    assert api.status_code == 403 and api.json()["code"] == "forbidden"
+
+
+@pytest.mark.parametrize(
+    ("login_name", "allowed"),
+    [("yyb", {"/", "/case", "/submit"}), ("jr", {"/", "/case", "/stuck"}), ("cg", {"/", "/stuck"}), ("dgw", {"/", "/case", "/stuck"}),
+     ("wk", {"/", "/stuck"}), ("sj", {"/", "/case", "/stuck"}), ("root", {"/", "/case", "/stuck", "/admin"})],
+)
+async def test_every_page_answers_200_or_403_as_the_roles_allow(site, engine, login_name, allowed):
+    sid = await submit_and_assign(engine)
+    await login(site, login_name)
+    for path in ("/", "/case", "/stuck", "/admin", "/submit"):
+        real = f"/suggestions/{sid}" if path == "/case" else path
+        status = (await site.get(real)).status_code
+        assert status == (200 if path in allowed else 403), (login_name, path, status)
+
+
+async def test_a_notice_link_opens_the_login_page_for_someone_not_logged_in(site, engine):
+    sid = await submit_and_assign(engine)
+    site.cookies.clear()
+    page = await site.get(f"/suggestions/{sid}")
+    assert page.status_code == 303 and page.headers["location"].startswith(f"/login?next=/suggestions/{sid}")
+
+
+async def test_one_lifecycle_through_the_pages_by_five_accounts(site, engine, settings):
+    await login(site, "yyb")
+    made = await post_form(site, "/submit", {"session": settings.task_queue, "number": "第41号", "title": "关于增设社区充电桩的建议",
+                                             "text": "小区充电难。", "category": "城市建设", "period": "大会期间", "co_signers": "刘正心"})
+    assert made.status_code == 303
+    sid = made.headers["location"].rsplit("/", 1)[1]
+    await login(site, "dgw")
+    assert (await post_form(site, f"/suggestions/{sid}/act/review", {"decision": "register"})).status_code == 303
+    assert (await post_form(site, f"/suggestions/{sid}/act/assign", {"lead_unit": "区地方金融工作局"})).status_code == 303
+    await login(site, "jr")
+    assert (await post_form(site, f"/suggestions/{sid}/act/sign", {})).status_code == 303
+    day = china_day((await engine.view(sid)).assigned_at).isoformat()
+    assert (await post_form(site, f"/suggestions/{sid}/act/record_contact", {"method": "座谈", "on": day})).status_code == 303
+    not_pdf = await post_form(site, f"/suggestions/{sid}/act/reply", {"reply_class": "A", "text": "已增设。", "signed_by": "局长"},
+                              files={"attachment_file": ("答复函.pdf", b"hello", "application/pdf")})
+    assert not_pdf.status_code == 400 and "须为 PDF 文件" in not_pdf.text and "已增设。" in not_pdf.text  # the form keeps what was typed
+    letter = b"%PDF-1.4\n% reply letter\n"
+    replied = await post_form(site, f"/suggestions/{sid}/act/reply", {"reply_class": "A", "text": "已增设。", "signed_by": "局长"},
+                              files={"attachment_file": ("答复函.pdf", letter, "application/pdf")})
+    assert replied.status_code == 303
+    await login(site, "zfb")
+    assert (await post_form(site, f"/suggestions/{sid}/act/review_reply", {"decision": "approve"})).status_code == 303
+    await login(site, "liu")  # a co-signer sees the reply but is not offered the evaluation
+    page = await site.get(f"/suggestions/{sid}")
+    assert "已增设。" in page.text and "/act/evaluate" not in page.text
+    await login(site, "yyb")
+    assert (await post_form(site, f"/suggestions/{sid}/act/evaluate", {"work": "满意", "result": "满意"})).status_code == 303
+    page = await site.get(f"/suggestions/{sid}")
+    assert "已办结" in page.text
+    from helpers import audit
+
+    events = audit(settings, sid)
+    assert {e.payload.get("via") for e in events if e.action != "agenda"} >= {"web"}
+    [reply] = [e for e in events if e.action == "reply"]
+    import hashlib
+
+    assert reply.payload["attachment_sha256"] == hashlib.sha256(letter).hexdigest()
+
+
+async def test_the_json_api_answers_with_a_token_and_stable_chinese_errors(site, engine, settings):
+    sid = await submit_and_assign(engine)
+    token = accounts.create_token(settings.db_url, "jr")
+    site.cookies.clear()
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await site.get("/api/me", headers=headers)).json()["acts_as"] == "区地方金融工作局"
+    case = (await site.get(f"/api/suggestions/{sid}", headers=headers)).json()
+    assert case["state"] == "assigned" and "sign" in case["allowed_actions"]
+    wrong = await site.post(f"/api/suggestions/{sid}/actions/reply", json={"reply_class": "Z"}, headers=headers)
+    assert wrong.status_code == 403 and wrong.json()["code"] == "forbidden"
+    signed = await site.post(f"/api/suggestions/{sid}/actions/sign", json={}, headers=headers)
+    assert signed.status_code == 200 and signed.json()["state"] == "handling"
+    bad = await site.post(f"/api/suggestions/{sid}/actions/record_contact", json={"method": "微信", "on": "x"}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_input" and "沟通方式" in bad.json()["message"]
+    assert (await site.get("/api/me")).status_code == 401
+    assert (await site.get("/openapi.json")).json()["info"]["title"].startswith("jianyi")
+
+
+
+def test_seed_directory_is_the_one_the_accounts_bind_to(settings):
+    seed_directory(settings)
+    with pytest.raises(Exception, match="尚未登记"):
+        accounts.add_account(settings.db_url, "ghost", "幽灵", "unit", "不存在的局")
