@@ -117,7 +117,7 @@ def demo_accounts() -> list[tuple[str, str, str, str]]:
         ("shenji", "审计人员", "auditor", ""),
         *((name, name, "unit", name) for name in UNITS),
         *((name, name, "deputy", name) for name in DEPUTIES),
-        *((name, name, "supervisor", name) for name in SUPERVISORS),
+        *((f"督办{name}", name, "supervisor", name) for name in SUPERVISORS),
     ]
 
 

@@ -10,12 +10,30 @@ import contextlib
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
+import uvicorn
+
 from jianyi.devserver import DevServer, port_free
 from jianyi.mailcatcher import MailCatcher
 from jianyi.models.db import owner_only
+from jianyi.models.states import ROLE_LABELS
 from jianyi.settings import Settings
 from jianyi.temporal import connect
 from jianyi.worker import build_worker
+
+
+async def start_web(settings: Settings, client) -> uvicorn.Server:  # noqa: ANN001
+    """The pages and the API (uvicorn) on the host and port of ``base_url``, in this event loop."""
+    from urllib.parse import urlsplit
+
+    from jianyi.api.app import create_app
+
+    where = urlsplit(settings.base_url)
+    config = uvicorn.Config(create_app(settings, client), host=where.hostname or "127.0.0.1", port=where.port or 8000,
+                            log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  (the stack handles Ctrl-C)
+    asyncio.get_running_loop().create_task(server.serve())
+    return server
 
 
 def say(text: str) -> None:
@@ -53,13 +71,22 @@ async def run_stack(settings: Settings, demo: bool = True) -> None:
                 scheduler = await start_scheduler(client, settings)
                 for job in scheduler.get_jobs():
                     say(f"· 定时任务：{job.name}，下次 {job.next_run_time:%Y-%m-%d %H:%M}")
+                made: list[tuple[str, str, str]] = []
                 if demo:
-                    from jianyi.demo import load_demo
+                    from jianyi.demo import load_accounts, load_demo
 
                     loaded = await load_demo(client, settings)
                     say(f"· 演示数据：{loaded}")
+                    made = load_accounts(settings)
+                web = await start_web(settings, client)
+                say(f"· 网页：{settings.base_url}/login")
+                if made:
+                    say("· 演示账号（密码只显示这一次，另存于 var/demo-accounts.txt）：")
+                    for login, role, password in made:
+                        say(f"    {login:<14} {ROLE_LABELS.get(role, role):<6} 密码 {password}")
                 say(
-                    "\n就绪。另开一个终端试试：\n"
+                    f"\n就绪。用浏览器打开 {settings.base_url}/login ，用上面的演示账号登录（如代表 杨永兵、承办单位 区城管局、代表工委 dgw）。\n"
+                    "或另开一个终端试试：\n"
                     "  .venv/bin/jianyi stuck\n"
                     "  .venv/bin/jianyi timeline 16-3-40\n"
                     "  .venv/bin/jianyi --as deputy:杨永兵 status 16-3-40\n"
@@ -69,6 +96,7 @@ async def run_stack(settings: Settings, demo: bool = True) -> None:
                 )
                 await stop.wait()
                 say("\n· 正在停止 …")
+                web.should_exit = True
                 scheduler.shutdown(wait=False)
     finally:
         server.stop()

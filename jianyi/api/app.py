@@ -20,18 +20,15 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
-from jianyi import accounts
 from jianyi.api import views
 from jianyi.api.access import Forbidden, check_may_act, check_may_see, identity
 from jianyi.api.auth import (
     LoginRequired,
     csrf_token,
     session_secret,
-    sign_in,
 )
-from jianyi.api.forms import form_fields, parse_form
 from jianyi.models.accounts import Account
-from jianyi.models.actions import SPECS, Action, label
+from jianyi.models.actions import label
 from jianyi.models.commands import InputError
 from jianyi.models.lifecycle import allowed_actions
 from jianyi.models.policy import CST
@@ -162,7 +159,7 @@ def case_context(request: Request, account: Account, case) -> dict[str, Any]:  #
     return {
         "case": case, "buttons": buttons(account, case), "deadlines": case.deadlines, "rows": rows,
         "events": [(e, describe_event(e)) for e in entries], "local": lambda d: d.astimezone(CST).strftime("%Y-%m-%d %H:%M") if d else "",
+        "when": lambda text: datetime.fromisoformat(text).astimezone(CST).strftime("%Y-%m-%d %H:%M"),
     }
 
 
-__all__ = ["SPECS", "Action", "accounts", "act", "create_app", "error", "form_fields", "parse_form", "render", "sign_in"]

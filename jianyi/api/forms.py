@@ -38,7 +38,8 @@ def form_fields(model: type[BaseModel], values: dict[str, str] | None = None) ->
         if name in HIDDEN:
             continue
         kind, options = _kind(info.annotation, info.metadata)
-        default = "" if info.is_required() or info.default in (None, [], "") else str(info.default)
+        value = None if info.is_required() else info.get_default(call_default_factory=True)
+        default = "" if value in (None, [], "") else str(value)
         out.append(FormField(name, info.title or name, kind, info.is_required(), options, values.get(name, default)))
     return out
 
