@@ -799,6 +799,115 @@ def _recompute(reason: str) -> None:
     typer.echo(f"已重新计算 {len(results)} 件未办结建议的期限，其中 {sum(1 for _, m in results if m)} 件有变化。")
 
 
+# -- reports, ledgers and Excel -----------------------------------------------------------------------
+import_app = typer.Typer(help="导入 Excel：交办清单，或旧系统中办完的一年（补录）。", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+PeriodOpt = Annotated[str, typer.Option("--period", help="大会期间 / 闭会期间（默认两者）")]
+
+
+@app.command()
+def report(
+    session: Annotated[str, typer.Option(help="会次，如 16-3")],
+    period: PeriodOpt = "",
+    xlsx: Annotated[Path | None, typer.Option(help="另存统计工作簿（每种分组一个工作表）")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """一个会次的统计：件数、办复率、按期办复率、满意度（首次评价与最终结果）、答复类别、承诺事项、督查，及可直接使用的文字。"""
+    from jianyi.reports.excel import statistics_workbook
+    from jianyi.reports.figures import figures
+    from jianyi.reports.load import load_cases
+    from jianyi.reports.text import paragraph
+
+    rows = load_cases(records_url(), session, period or None)
+    if not rows:
+        raise Fail(f"会次「{session}」{period}没有任何建议")
+    f = figures(rows)
+    if xlsx:
+        xlsx.write_bytes(statistics_workbook(rows))
+    if json_:
+        out_json(_figures_json(f) | {"text": paragraph(f)})
+        return
+    typer.echo("\n".join(_report_lines(f)))
+    typer.echo(f"\n{paragraph(f)}")
+    if xlsx:
+        typer.echo(f"\n统计工作簿已保存：{xlsx}")
+
+
+def _report_lines(f: Any) -> list[str]:
+    lines = [f"收到{f.received}件，立案{f.registered}件，并案{f.merged}件，不予立案{f.not_registered}件，撤回{f.withdrawn}件",
+             f"交办{f.assigned}件，办复{f.replied}件（办复率{f.reply_rate}%），按期办复{f.on_time}件（按期办复率{f.on_time_rate}%），办结{f.closed}件"]
+    for title, d in (("首次评价·办理工作", f.first_work), ("首次评价·办理结果", f.first_result),
+                     ("最终结果·办理工作", f.final_work), ("最终结果·办理结果", f.final_result)):
+        words = "；".join(f"{w}{d.counts[w]}件（{d.pct(w)}%）" for w in ("满意", "基本满意", "不满意"))
+        lines.append(f"{title}：{words}；未表态{d.no_view}件；满意率{d.satisfied_rate}%，满意和基本满意率{d.satisfied_or_basic_rate}%")
+    lines.append("答复类别：" + "，".join(f"{c}类{n}件" for c, n in f.classes.items()))
+    lines.append(f"承诺事项{f.commitments['承诺']}项，已兑现{f.commitments['已兑现']}项，逾期{f.commitments['逾期']}项；"
+                 f"移交督查室{f.escalations['移交']}次，已处理{f.escalations['已处理']}次")
+    return lines
+
+
+def _figures_json(f: Any) -> dict[str, Any]:
+    def dist(d: Any) -> dict[str, Any]:
+        return {w: {"count": d.counts[w], "percent": str(d.pct(w))} for w in d.counts} | {"未表态": d.no_view}
+
+    return {"received": f.received, "registered": f.registered, "assigned": f.assigned, "replied": f.replied, "closed": f.closed,
+            "withdrawn": f.withdrawn, "merged": f.merged, "not_registered": f.not_registered, "reply_rate": str(f.reply_rate),
+            "on_time": f.on_time, "on_time_rate": str(f.on_time_rate), "first_work": dist(f.first_work),
+            "first_result": dist(f.first_result), "final_work": dist(f.final_work), "final_result": dist(f.final_result),
+            "rehandled": f.rehandled, "classes": f.classes, "commitments": f.commitments, "escalations": f.escalations}
+
+
+@app.command()
+def ledger(
+    kind: Annotated[str, typer.Argument(help="replies（答复台账）或 commitments（承诺事项台账）")],
+    session: Annotated[str, typer.Option(help="会次")],
+    xlsx: Annotated[Path, typer.Option(help="保存到的 Excel 文件")],
+) -> None:
+    """导出两本台账之一。"""
+    from jianyi.reports.excel import commitments_ledger, replies_ledger
+    from jianyi.reports.load import commitment_rows, load_cases
+
+    if kind == "replies":
+        xlsx.write_bytes(replies_ledger(load_cases(records_url(), session)))
+    elif kind == "commitments":
+        xlsx.write_bytes(commitments_ledger(commitment_rows(records_url(), session)))
+    else:
+        raise Fail("台账应为 replies（答复台账）或 commitments（承诺事项台账）")
+    typer.echo(f"已保存：{xlsx}")
+
+
+def _import(file: Path, history: bool) -> None:
+    from jianyi.imports import import_file
+
+    if not file.exists():
+        raise Fail(f"文件不存在：{file}")
+    actor, role = need_actor()
+    if role != Role.ADMIN:
+        raise Fail("导入只能由系统管理员账号执行：请用 --as admin:登录名", 2)
+
+    def progress(n: int, total: int, number: str) -> None:
+        typer.echo(f"  [{n}/{total}] {number}", err=True)
+
+    async def go():  # noqa: ANN202
+        engine = await _engine()
+        return await import_file(engine, file.read_bytes(), actor, history, progress)
+
+    created, skipped = run(go)
+    typer.echo(f"导入完成：新建{created}件，已存在跳过{skipped}件。")
+
+
+@import_app.command("assign")
+def import_assign(file: Path) -> None:
+    """导入交办清单（会次、编号、标题、正文、领衔代表、联名代表、类别、期间、主办单位、协办单位）：逐件立案并交办。"""
+    _import(file, history=False)
+
+
+@import_app.command("history")
+def import_history(file: Path) -> None:
+    """导入旧系统中办完的一年（交办清单各列，加交办、签收、答复日期，答复类别，评价及重新办理）：按实际日期补录。"""
+    _import(file, history=True)
+
+
 # -- the stack ---------------------------------------------------------------------------------------
 @app.command()
 def up(demo: Annotated[bool, typer.Option(help="载入演示数据（种子报告中的真实建议）")] = True) -> None:

@@ -1,0 +1,145 @@
+"""Reports, ledgers and Excel (issue 9): the figures the office reports, computed from the records."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from helpers import DEPUTIES, UNITS
+from openpyxl import Workbook, load_workbook
+
+from jianyi.imports import import_file
+from jianyi.models.commands import InputError
+from jianyi.models.db import session_for
+from jianyi.models.tables import Suggestion
+from jianyi.reports.excel import (
+    ASSIGN_COLUMNS,
+    COMMITMENT_COLUMNS,
+    FIGURE_COLUMNS,
+    HISTORY_COLUMNS,
+    REPLY_COLUMNS,
+    commitments_ledger,
+    replies_ledger,
+    statistics_workbook,
+)
+from jianyi.reports.figures import CaseRow, Evaluation, figures, percent
+from jianyi.reports.load import commitment_rows, load_cases
+from jianyi.reports.text import paragraph, rehandled_sentence
+
+UNIT_LIST = [u for u in UNITS if u.startswith("区") and "办公室" not in u and "委员会" not in u and "督查室" not in u]
+
+
+@pytest.mark.parametrize(("part", "whole", "shown"), [(113, 123, "91.87"), (9, 123, "7.32"), (1, 123, "0.81"), (1, 800, "0.13"),
+                                                        (3, 800, "0.38"), (0, 0, "0.00"), (2, 3, "66.67")])
+def test_percentages_have_two_decimals_rounded_half_up(part, whole, shown):
+    assert percent(part, whole) == Decimal(shown)
+
+
+def row(n: int, *judgements: tuple[str, str], **kw) -> CaseRow:  # noqa: ANN003
+    from datetime import UTC, datetime
+
+    base = dict(id=f"s-{n}", number=f"第{n}号", title="t", period="大会期间", category="", lead_deputy="杨永兵", co_signers=[],
+                state="closed", outcome="", lead_unit="区城管局", co_handlers=[], key_supervision=False,
+                assigned_at=datetime(2025, 3, 1, tzinfo=UTC), replied_at=datetime(2025, 5, 1, tzinfo=UTC), on_time_reply=True,
+                reply_class="A", evaluations=[Evaluation(i + 1, w, r) for i, (w, r) in enumerate(judgements)])
+    return CaseRow(**(base | kw))
+
+
+def test_no_view_is_counted_apart_and_never_as_satisfied():
+    f = figures([row(1, ("满意", "满意")), row(2, ("未表态", "未表态")), row(3, ("基本满意", "不满意"), ("满意", "基本满意"))])
+    assert f.first_result.counts == {"满意": 1, "基本满意": 0, "不满意": 1} and f.first_result.no_view == 1
+    assert f.first_result.satisfied_rate == Decimal("50.00")  # over the two evaluated cases
+    assert f.final_result.counts == {"满意": 1, "基本满意": 1, "不满意": 0}
+    assert rehandled_sentence(f) == "1件不满意建议通过重新办理，代表表示基本满意。"
+
+
+def test_reply_rate_and_on_time_rate_come_from_the_replies():
+    f = figures([row(1, ("满意", "满意")), row(2, replied_at=None, state="handling"), row(3, ("满意", "满意"), on_time_reply=False)])
+    assert (f.assigned, f.replied, f.reply_rate, f.on_time, f.on_time_rate) == (3, 2, Decimal("66.67"), 1, Decimal("50.00"))
+
+
+def year_file(session: str, rows: list[dict[str, str]], columns: list[str] = HISTORY_COLUMNS) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.append(columns)
+    for r in rows:
+        ws.append([r.get(c, "") for c in columns])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def seed_report_002_year(session: str) -> list[dict[str, str]]:
+    """123 session suggestions: 113 满意, 9 基本满意, 1 不满意 that a re-handling made 满意 (seed report 002)."""
+    rows = []
+    for n in range(1, 124):
+        word = "满意" if n <= 113 else "基本满意" if n <= 122 else "不满意"
+        r = {"会次": session, "编号": f"第{n}号", "标题": f"建议{n}", "领衔代表": DEPUTIES[n % len(DEPUTIES)], "期间": "大会期间",
+             "主办单位": UNIT_LIST[n % len(UNIT_LIST)], "类别": ["城市建设", "经济发展", "社会事业"][n % 3],
+             "交办日期": "2023-02-20", "签收日期": "2023-02-22", "答复日期": "2023-05-10", "答复类别": "A",
+             "办理工作评价": word, "办理结果评价": word, "评价日期": "2023-05-20"}
+        if word == "不满意":
+            r |= {"重新办理答复日期": "2023-06-15", "重新办理结果评价": "满意"}
+        rows.append(r)
+    return rows
+
+
+async def test_a_finished_year_imported_gives_the_seed_reports_figures_and_sentence(env, engine, settings):
+    session = settings.task_queue
+    data = year_file(session, seed_report_002_year(session))
+    seen: list[int] = []
+    created, skipped = await import_file(engine, data, "系统管理员", history=True, progress=lambda n, total, _: seen.append(n))
+    assert (created, skipped, seen[-1]) == (123, 0, 123)
+    f = figures(load_cases(settings.db_url, session))
+    d = f.first_result
+    assert (d.counts["满意"], d.pct("满意"), d.counts["基本满意"], d.pct("基本满意"), d.counts["不满意"], d.pct("不满意")) == (
+        113, Decimal("91.87"), 9, Decimal("7.32"), 1, Decimal("0.81"))
+    text = paragraph(f)
+    assert "代表对办理工作满意的113件，占91.87%；基本满意9件，占7.32%；不满意1件，占0.81%。" in text
+    assert "1件不满意建议通过重新办理，代表表示满意。" in text
+    assert (f.replied, f.reply_rate, f.final_result.counts["满意"]) == (123, Decimal("100.00"), 114)
+    again = await import_file(engine, data, "系统管理员", history=True)
+    assert again == (0, 123)  # a re-run creates nothing twice
+    # the Excel files open with the documented sheets and columns
+    stats = load_workbook(io.BytesIO(statistics_workbook(load_cases(settings.db_url, session))))
+    assert stats.sheetnames == ["总体", "按期间", "按主办单位", "按协办单位", "按类别", "按重点督办"]
+    assert [c.value for c in stats["总体"][1]] == FIGURE_COLUMNS and stats["总体"]["N2"].value == 91.87
+    replies = load_workbook(io.BytesIO(replies_ledger(load_cases(settings.db_url, session))))["答复台账"]
+    assert [c.value for c in replies[1]] == REPLY_COLUMNS and replies.max_row == 124
+    commitments = load_workbook(io.BytesIO(commitments_ledger(commitment_rows(settings.db_url, session))))["承诺事项台账"]
+    assert [c.value for c in commitments[1]] == COMMITMENT_COLUMNS
+
+
+async def test_an_import_with_bad_rows_writes_nothing_and_names_every_bad_row(env, engine, settings):
+    session = settings.task_queue
+    good = seed_report_002_year(session)[:2]
+    bad = [good[0] | {"编号": "第900号", "主办单位": "区火星局"}, good[1] | {"编号": "第901号", "答复日期": "2023-13-01"},
+           good[0] | {"编号": "第902号", "办理结果评价": "很好"}, good[0] | {"编号": "第900号"}]
+    with pytest.raises(InputError) as refused:
+        await import_file(engine, year_file(session, [*good, *bad]), "系统管理员", history=True)
+    message = refused.value.message
+    for phrase in ("第4行：未知的承办单位：区火星局", "第5行：「答复日期」日期「2023-13-01」无效", "第6行：「办理结果评价」的「很好」不是评价用语",
+                   "第7行：编号「第900号」与第4行重复"):
+        assert phrase in message
+    with session_for(settings.db_url) as db:
+        assert db.exec(__import__("sqlmodel").select(Suggestion).where(Suggestion.session == session)).first() is None
+
+
+async def test_a_jiaoban_list_is_registered_and_assigned_in_one_command(env, engine, settings):
+    session = settings.task_queue
+    rows = [{"会次": session, "编号": "闭会第33号", "标题": "关于加强老旧小区管理的建议", "领衔代表": "饶满琳", "联名代表": "胡家胜、王琨",
+             "期间": "闭会期间", "主办单位": "区城管局", "协办单位": "区水务局"}]
+    created, _ = await import_file(engine, year_file(session, rows, ASSIGN_COLUMNS), "系统管理员", history=False)
+    [case] = load_cases(settings.db_url, session)
+    assert created == 1 and case.state == "assigned" and case.co_handlers == ["区水务局"] and case.co_signers == ["胡家胜", "王琨"]
+    assert case.number == "闭会第33号" and case.period == "闭会期间"
+
+
+def test_the_report_command_needs_a_session_with_suggestions(tmp_path):
+    jianyi = Path(__file__).parents[1] / ".venv" / "bin" / "jianyi"
+    done = subprocess.run([str(jianyi), "report", "--session", "16-3"], capture_output=True, text=True,
+                          env={"JIANYI_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=60)
+    assert done.returncode == 1 and "记录数据库" in done.stderr
