@@ -191,3 +191,33 @@ def test_seed_directory_is_the_one_the_accounts_bind_to(settings):
     seed_directory(settings)
     with pytest.raises(Exception, match="尚未登记"):
         accounts.add_account(settings.db_url, "ghost", "幽灵", "unit", "不存在的局")
+
+
+async def test_the_statistics_page_shows_figures_charts_and_downloads_for_the_offices_only(site, engine, settings):
+    from helpers import reply_and_approve
+
+    sid = await submit_and_assign(engine)
+    await engine.act(sid, "sign", "区地方金融工作局", "unit", {})
+    await reply_and_approve(engine, sid)
+    await engine.act(sid, "evaluate", "杨永兵", "deputy", {"work": "满意", "result": "满意"})
+    await login(site, "dgw")
+    page = await site.get(f"/reports?session={settings.task_queue}")
+    assert page.status_code == 200 and "<svg" in page.text and "满意的1件，占100.00%" in page.text
+    book = await site.get(f"/reports/{settings.task_queue}/statistics.xlsx")
+    assert book.status_code == 200 and book.content[:2] == b"PK"
+    await login(site, "jr")
+    assert (await site.get("/reports")).status_code == 403
+
+
+async def test_an_import_with_bad_rows_shows_every_row_error_on_the_page(site, settings):
+    from test_reports import year_file
+
+    from jianyi.reports.excel import ASSIGN_COLUMNS
+
+    await login(site, "root")
+    data = year_file(settings.task_queue, [{"会次": settings.task_queue, "编号": "第1号", "标题": "x", "领衔代表": "无名氏", "主办单位": "区火星局"}],
+                     ASSIGN_COLUMNS)
+    page = await site.get("/reports")
+    done = await site.post("/reports/import", data={"kind": "assign", "csrf": csrf_of(page.text)},
+                           files={"file": ("交办清单.xlsx", data, "application/octet-stream")})
+    assert done.status_code == 200 and "第2行：未登记的代表：无名氏" in done.text and "第2行：未知的承办单位：区火星局" in done.text
