@@ -20,6 +20,7 @@ import typer
 
 from jianyi import directory
 from jianyi.models.commands import InputError
+from jianyi.models.db import DatabaseProblem
 from jianyi.models.lifecycle import ROLE_LABELS, STATE_LABELS, Role
 from jianyi.models.policy import CST, Policy, china_day, compute, rules
 from jianyi.models.stuck import KIND_NAMES, KINDS
@@ -650,6 +651,8 @@ def admin_only(ctx: typer.Context) -> None:
     """Every admin command needs an admin account; the very first admin account may be made without one."""
     from jianyi.accounts import has_admin
 
+    if ctx.invoked_subcommand == "migrate":
+        return  # the schema comes first: before it is current, the accounts cannot even be read
     if ctx.invoked_subcommand == "account" and not has_admin(settings().db_url):
         return  # bootstrap: `jianyi admin account add --role admin …` on a fresh server
     if CTX.role != Role.ADMIN:
@@ -727,6 +730,18 @@ def account_token(login: str, label: str = "") -> None:
 ChannelOpt = Annotated[str, typer.Option(help="通知通道：email（邮件）/ wecom（企业微信机器人）/ dingtalk（钉钉机器人）/ webhook / sms（短信）")]
 WebhookOpt = Annotated[str, typer.Option(help="机器人或 webhook 地址（通道为 wecom / dingtalk / webhook 时必填）")]
 PhoneOpt = Annotated[str, typer.Option(help="接收短信的手机号（通道为 sms 时必填）")]
+
+
+@admin_app.command("migrate")
+def admin_migrate() -> None:
+    """把记录数据库升级到程序所需的结构（Alembic；jianyi up 和工作进程启动时也会自动执行）。"""
+    from jianyi.models.db import migrate_database, safe_url
+
+    before, after = migrate_database(settings().db_url)
+    if before == after:
+        typer.echo(f"记录数据库（{safe_url(settings().db_url)}）已是最新结构（{after}）。")
+    else:
+        typer.echo(f"记录数据库（{safe_url(settings().db_url)}）已从 {before or '空库'} 升级到 {after}。")
 
 
 @admin_app.command("unit")
@@ -960,6 +975,9 @@ def main() -> None:
     except SettingError as exc:
         typer.echo(f"错误：{exc.message}", err=True)
         code = 5
+    except DatabaseProblem as exc:
+        typer.echo(f"错误：{exc.message}", err=True)
+        code = exc.exit_code
     except InputError as exc:
         typer.echo(f"错误：{exc.message}", err=True)
         if os.environ.get("JIANYI_DEBUG"):

@@ -14,7 +14,7 @@ import uvicorn
 
 from jianyi.devserver import DevServer, port_free
 from jianyi.mailcatcher import MailCatcher
-from jianyi.models.db import owner_only
+from jianyi.models.db import migrate_database, owner_only
 from jianyi.models.states import ROLE_LABELS
 from jianyi.settings import Settings
 from jianyi.temporal import connect
@@ -48,6 +48,9 @@ async def run_stack(settings: Settings, demo: bool = True) -> None:
     validate_channels(settings)  # so does a bad channel setting or templates file, before anything starts
     var = settings.var_dir.resolve()
     owner_only(var)
+    before, after = migrate_database(settings.db_url)
+    if before != after:
+        say(f"· 记录数据库已升级到 {after}")
     host, _, port = settings.temporal_address.rpartition(":")
     mail: MailCatcher | None = None
     if settings.smtp_host in ("127.0.0.1", "localhost") and port_free("127.0.0.1", settings.smtp_port):

@@ -15,6 +15,7 @@ from jianyi.activities.channels import validate_channels
 from jianyi.activities.digests import DigestActivities
 from jianyi.activities.notify import NotifyActivities
 from jianyi.activities.records import RecordActivities
+from jianyi.models.db import migrate_database
 from jianyi.settings import Settings, get_settings
 from jianyi.temporal import connect
 from jianyi.workflows.digest import DigestWorkflow
@@ -44,6 +45,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     validate_channels(settings)  # a bad channel setting stops start-up before connecting, naming the setting
+    migrate_database(settings.db_url)  # a records database behind the code is upgraded first
     client = await connect(settings)
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(client, settings, executor):

@@ -30,6 +30,7 @@ from jianyi.api.auth import (
 from jianyi.models.accounts import Account
 from jianyi.models.actions import label
 from jianyi.models.commands import InputError
+from jianyi.models.db import DatabaseProblem
 from jianyi.models.lifecycle import allowed_actions
 from jianyi.models.policy import CST
 from jianyi.models.states import ROLE_LABELS, Role
@@ -79,6 +80,10 @@ def _errors(app: FastAPI) -> None:
     async def _input(request: Request, exc: InputError) -> Response:
         status = 503 if getattr(exc, "exit_code", 1) == 3 else 400
         return error(request, status, "unavailable" if status == 503 else "invalid_input", exc.message)
+
+    @app.exception_handler(DatabaseProblem)
+    async def _database(request: Request, exc: DatabaseProblem) -> Response:
+        return error(request, 503, "database", exc.message)
 
     @app.exception_handler(404)
     async def _missing(request: Request, exc: Exception) -> Response:

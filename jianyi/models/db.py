@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import event, inspect, literal, text
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session as DbSession
 from sqlmodel import SQLModel, create_engine, select
 
@@ -17,30 +19,47 @@ from jianyi.models import accounts, tables  # noqa: F401  (registers the tables)
 from jianyi.models.calendar import DayOverride, WorkCalendar
 
 
+class DatabaseProblem(Exception):
+    """The records database cannot be used as it is; ``message`` says what to do (Chinese)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 @lru_cache(maxsize=8)
 def engine_for(url: str) -> Engine:
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        owner_only(path.parent)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(conn, _record):  # noqa: ANN001
-            cur = conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.close()
-
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
-    add_missing_columns(engine)
+    """The engine of a records database whose schema is the code's: a new database is created at
+    the newest revision; one behind is refused with what to do (jianyi admin migrate upgrades it)."""
+    engine = _connect(url)
+    try:
+        prepare(engine, migrate=False)
+    except OperationalError as exc:
+        raise DatabaseProblem(f"无法连接记录数据库（{safe_url(url)}）：请检查 JIANYI_DATABASE_URL 和数据库服务。详情：{exc.orig}") from None
     if url.startswith("sqlite:///"):
         for suffix in ("", "-wal", "-shm"):
             f = Path(url.removeprefix("sqlite:///") + suffix)
             if f.exists():
                 f.chmod(0o600)  # the records are the office's: readable by their owner only
+    return engine
+
+
+def _connect(url: str) -> Engine:
+    if not url.startswith("sqlite:///"):
+        return create_engine(url, pool_pre_ping=True)
+    owner_only(Path(url.removeprefix("sqlite:///")).parent)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(conn, _record):  # noqa: ANN001
+        cur = conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
     return engine
 
 
@@ -53,30 +72,38 @@ def owner_only(directory: Path) -> None:
         directory.chmod(0o700)
 
 
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Add the columns a table gained since its database was made (``create_all`` adds only tables).
+def prepare(engine: Engine, migrate: bool) -> None:
+    from jianyi.models import migrate as migrations
 
-    Enough for the additive changes this project makes (a new field with a default); returns
-    ``table.column`` for each column added.
-    """
-    inspector = inspect(engine)
-    added: list[str] = []
-    with engine.begin() as conn:
-        for table in SQLModel.metadata.sorted_tables:
-            if not inspector.has_table(table.name):
-                continue
-            have = {c["name"] for c in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in have:
-                    continue
-                ddl = f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {column.type.compile(dialect=engine.dialect)}'
-                default = column.default.arg if column.default is not None and column.default.is_scalar else None
-                if default is not None:
-                    value = literal(default).compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
-                    ddl += f" DEFAULT {value}" + ("" if column.nullable else " NOT NULL")
-                conn.execute(text(ddl))
-                added.append(f"{table.name}.{column.name}")
-    return added
+    if not inspect(engine).has_table("suggestion"):  # a new database: the whole schema at once
+        SQLModel.metadata.create_all(engine)
+        migrations.stamp(engine)
+        return
+    if migrations.current(engine) is None:  # made before migrations existed: it is the first revision
+        migrations.stamp(engine, "0001")
+    if migrations.current(engine) != migrations.head():
+        if not migrate:
+            raise DatabaseProblem("记录数据库的结构落后于程序：请先运行 jianyi admin migrate（jianyi up 和工作进程启动时会自动升级）")
+        migrations.upgrade(engine)
+
+
+def migrate_database(url: str) -> tuple[str | None, str]:
+    """Upgrade a records database to the newest revision; returns (before, after)."""
+    from jianyi.models import migrate as migrations
+
+    engine = _connect(url)
+    try:
+        before = migrations.current(engine) if inspect(engine).has_table("suggestion") else None
+        prepare(engine, migrate=True)
+    except OperationalError as exc:
+        raise DatabaseProblem(f"无法连接记录数据库（{safe_url(url)}）：请检查 JIANYI_DATABASE_URL 和数据库服务。详情：{exc.orig}") from None
+    engine_for.cache_clear()
+    return before, migrations.current(engine) or ""
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit for messages: no password."""
+    return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:****@", url)
 
 
 @contextmanager
