@@ -121,7 +121,7 @@ async def _engine():  # noqa: ANN202
     global _CLIENT_USED
     s = settings()
     try:
-        client = await connect(s)
+        client = await connect(s, quiet=True)
     except Exception as exc:  # noqa: BLE001  (any connection failure reads the same to a user)
         detail = f"详情：{exc}" if os.environ.get("JIANYI_DEBUG") else "（设置 JIANYI_DEBUG=1 可查看详情）"
         raise Fail(f"无法连接 Temporal 服务（{s.temporal_address}）：请先在另一个终端运行 make run。{detail}", 3) from None
@@ -553,6 +553,7 @@ def _audit_full_addresses(url: str) -> None:
 def audit_verify(
     json_: JsonOpt = False,
     deep: Annotated[bool, typer.Option("--deep", help="再与 Temporal 中各工作流的历史逐一比对（需 Temporal 服务）")] = False,
+    anchor: Annotated[Path | None, typer.Option("--anchor", help="审计锚定文件（jianyi audit anchor 生成）：同时核验锚定之前的事件未被改写")] = None,
 ) -> None:
     """核验每件建议的审计哈希链，指出第一个被改动的事件；--deep 再与工作流历史比对。"""
     from jianyi.queries import verify_audit
@@ -560,6 +561,8 @@ def audit_verify(
     count, events, breaks = verify_audit(records_url())
     if deep:
         breaks += run(_deep_check)
+    if anchor is not None:
+        breaks += _anchor_breaks(anchor)
     if json_:
         out_json({"suggestions": count, "events": events, "ok": not breaks, "breaks": [b.__dict__ for b in breaks]})
     elif not breaks:
@@ -577,6 +580,59 @@ async def _deep_check() -> list[Any]:
     engine = await _engine()
     _, problems = await cross_check(engine.client, settings().db_url)
     return problems
+
+
+# -- the audit anchor: chain heads signed with a key kept outside the records database ---------------
+def audit_key() -> bytes:
+    """The anchor's HMAC key, from the file named by setting audit_key_file (outside the database)."""
+    from jianyi.models.audit import AnchorError, check_key
+
+    path = settings().audit_key_file
+    if not path:
+        raise SettingError("audit_key_file", "未设置审计密钥文件；生成方法：python -c \"import secrets; print(secrets.token_hex(32))\" > 密钥文件，并设为仅本人可读（chmod 600）")
+    try:
+        return check_key(Path(path).read_bytes())
+    except OSError as exc:
+        raise SettingError("audit_key_file", f"无法读取审计密钥文件「{path}」：{exc.strerror}") from None
+    except AnchorError as exc:
+        raise SettingError("audit_key_file", exc.message) from None
+
+
+@audit_app.command("anchor")
+def audit_anchor(out: Annotated[Path, typer.Option("--out", help="锚定文件的保存位置（由审计人保管，不要放在数据库旁）")], json_: JsonOpt = False) -> None:
+    """锚定审计链：把今天每件建议的链头（最后序号与哈希）用数据库之外的密钥签名，写入文件。"""
+    from jianyi.models.audit import sign_anchor
+    from jianyi.queries import chain_heads
+
+    records_url()
+    key = audit_key()
+    heads = chain_heads(settings().db_url)
+    document = sign_anchor(heads, key, datetime.now(UTC).isoformat(timespec="seconds"))
+    try:
+        out.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+    except OSError as exc:
+        raise Fail(f"无法写入锚定文件「{out}」：{exc.strerror}") from None
+    if json_:
+        out_json({"file": str(out), "heads": len(heads), "made_at": document["made_at"]})
+    else:
+        typer.echo(f"已锚定 {len(heads)} 条审计链，写入 {out}。请由审计人另行保管此文件；核验：jianyi audit verify --anchor {out}")
+
+
+def _anchor_breaks(path: Path) -> list[Any]:
+    from jianyi.models.audit import AnchorError, open_anchor
+    from jianyi.queries import verify_against_anchor
+
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise Fail(f"无法读取锚定文件「{path}」：{exc.strerror}") from None
+    except ValueError:
+        raise Fail(f"锚定文件「{path}」不是有效的 JSON") from None
+    try:
+        heads = open_anchor(document, audit_key())
+    except AnchorError as exc:
+        raise Fail(exc.message, 4) from None
+    return verify_against_anchor(settings().db_url, heads)
 
 
 # -- scheduler -------------------------------------------------------------------------------------------

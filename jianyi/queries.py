@@ -15,7 +15,7 @@ from sqlmodel import select
 from jianyi.adminlog import CHAIN
 from jianyi.models.actions import label as action_label
 from jianyi.models.agenda import AGENDA_LABELS
-from jianyi.models.audit import GENESIS, event_hash, hashed_fields
+from jianyi.models.audit import GENESIS, Head, event_hash, hashed_fields
 from jianyi.models.contacts import mask_address, mask_secrets
 from jianyi.models.db import load_calendar, session_for
 from jianyi.models.lifecycle import (
@@ -167,6 +167,48 @@ def _chain_break(sid: str, events: list[AuditEvent], head: tuple[int, str] | Non
     if head and head[0] and (head[0], head[1]) != (last.seq, last.hash):
         return ChainBreak(sid, last.seq, last.id, f"链头不符：建议记录的最后事件为第{head[0]}号，审计表的最后事件为第{last.seq}号（末尾事件被删除或改写）")
     return None
+
+
+def chain_heads(url: str) -> list[Head]:
+    """The last event of every suggestion's chain (for an audit anchor)."""
+    heads: dict[str, Head] = {}
+    with session_for(url) as db:
+        for sid, seq, digest in db.exec(
+            select(AuditEvent.suggestion_id, AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.suggestion_id, AuditEvent.seq)
+        ):
+            heads[sid] = Head(sid, seq, digest)
+    return list(heads.values())
+
+
+def verify_against_anchor(url: str, anchored: list[Head]) -> list[ChainBreak]:
+    """For every anchored head: the chain from genesis to the anchored seq verifies and ends in the anchored hash."""
+    problems: list[ChainBreak] = []
+    with session_for(url) as db:
+        for head in anchored:
+            events = list(
+                db.exec(
+                    select(AuditEvent)
+                    .where(AuditEvent.suggestion_id == head.suggestion_id, AuditEvent.seq <= head.seq)
+                    .order_by(AuditEvent.seq)
+                )
+            )
+            problem = _anchored_problem(events, head)
+            if problem:
+                problems.append(ChainBreak(head.suggestion_id, head.seq, None, problem))
+    return problems
+
+
+def _anchored_problem(events: list[AuditEvent], head: Head) -> str:
+    prev = GENESIS
+    for expected_seq, e in enumerate(events, start=1):
+        if e.seq != expected_seq or e.prev_hash != prev or event_hash(e.prev_hash, hashed_fields(e)) != e.hash:
+            return f"锚定之前的第{expected_seq}个事件不能衔接（被删除、插入或改动）"
+        prev = e.hash
+    if len(events) < head.seq:
+        return f"锚定时有 {head.seq} 个事件，现在只剩 {len(events)} 个（事件被删除）"
+    if prev != head.hash:
+        return "锚定时的链头哈希与现在的不同：锚定之前的事件被改写后重新计算了哈希"
+    return ""
 
 
 def outbox_rows(url: str, failed_only: bool = False, suggestion_id: str | None = None, masked: bool = True) -> list[Outbox]:

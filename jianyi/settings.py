@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     history_bound: int = 2000  # a case whose history passes this many events continues as new
     action_timeout_seconds: float = 20.0  # an action with no answer by then: "处理服务暂时不可用" (exit 3)
     base_url: str = "http://127.0.0.1:8000"  # where notices link to; `jianyi up` serves the pages there
+    audit_key_file: str = ""  # HMAC key of `jianyi audit anchor`, kept outside the records database
     session_secret: str = ""  # signs the web session cookies; empty: made once and kept in var/session.key
     congress_office: str = "区人大常委会代表工作委员会"
     government_office: str = "区政府办公室"

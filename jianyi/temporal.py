@@ -6,11 +6,20 @@ Temporal Cloud with an API key, from settings.
 
 from __future__ import annotations
 
+import logging
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import TLSConfig
 
 from jianyi.settings import SettingError, Settings
@@ -45,8 +54,32 @@ def client_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_address, **client_options(settings))
+CORE_LOGGER = "jianyi.temporal.core"
+
+
+@lru_cache(maxsize=1)
+def quiet_runtime() -> Runtime:
+    """A Temporal runtime whose Rust core logs go to a Python logger, never to the terminal.
+
+    For short-lived commands (the CLI): a server that is down or dies mid-call is answered in
+    Chinese by the caller; the core's own lines go to the ``jianyi.temporal.core`` logger (no
+    handler unless one is configured, e.g. by JIANYI_DEBUG in the CLI).
+    """
+    logger = logging.getLogger(CORE_LOGGER)
+    logger.propagate = False
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    forwarding = LogForwardingConfig(logger=logger)
+    telemetry = TelemetryConfig(logging=LoggingConfig(filter=TelemetryFilter(core_level="WARN", other_level="ERROR"), forwarding=forwarding), metrics=None)
+    return Runtime(telemetry=telemetry)
+
+
+async def connect(settings: Settings, *, quiet: bool = False) -> Client:
+    """A client; ``quiet`` keeps the Rust core's log lines off the terminal (for the CLI)."""
+    options = client_options(settings)
+    if quiet:
+        options["runtime"] = quiet_runtime()
+    return await Client.connect(settings.temporal_address, **options)
 
 
 async def register_search_attributes(client: Client, namespace: str) -> None:

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from helpers import RecordingEngine, seed_directory, stop_if_open
+from pg import PostgresServer
+from pg import available as pg_available
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
@@ -38,15 +40,40 @@ def mail() -> Iterator[MailCatcher]:
     catcher.stop()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_databases`` run on SQLite and on a real PostgreSQL server."""
+    if "database" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_databases") is not None
+        metafunc.parametrize("database", ["sqlite", "postgresql"] if both else ["sqlite"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    if not pg_available():
+        pytest.skip("PostgreSQL is not installed (.ci/run installs Debian's postgresql)")
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def settings(tmp_path: Path, mail: MailCatcher) -> Settings:
+def database(request: pytest.FixtureRequest) -> str:
+    """The records database URL of this test ("" = the SQLite file under its var/)."""
+    if request.param == "postgresql":
+        return request.getfixturevalue("postgres").new_database()
+    return ""
+
+
+@pytest.fixture
+def settings(tmp_path: Path, mail: MailCatcher, database: str) -> Settings:
     tq = f"t{uuid.uuid4().hex[:8]}"
     return Settings(
         var_dir=tmp_path,
+        database_url=database,
         task_queue=tq,
         smtp_port=mail.port,
-        quiet_hours=False,
-        instance=tq,  # digest workflow ids stay apart on the shared test server  # tests of the quiet rules turn them on; the rest deliver at once
+        quiet_hours=False,  # tests of the quiet rules turn them on; the rest deliver at once
+        instance=tq,  # digest workflow ids stay apart on the shared test server
     )
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from helpers import (
     RecordingEngine,
     case_handle,
@@ -25,10 +26,13 @@ from jianyi.queries import verify_audit
 
 JIANYI = str(Path(sys.executable).parent / "jianyi")
 
+pytestmark = pytest.mark.both_databases  # the records layer, on SQLite and PostgreSQL
+
 
 def cli_verify(settings) -> subprocess.CompletedProcess[str]:  # noqa: ANN001
     env = {k: v for k, v in os.environ.items() if not k.startswith("JIANYI_")}
     env["JIANYI_VAR_DIR"] = str(settings.var_dir)
+    env["JIANYI_DATABASE_URL"] = settings.database_url
     return subprocess.run([JIANYI, "audit", "verify", "--json"], env=env, capture_output=True, text=True, timeout=60)
 
 

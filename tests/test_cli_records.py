@@ -77,3 +77,13 @@ def test_the_cli_refuses_as_for_a_missing_account_and_non_admins_on_admin(tmp_pa
     assert as_unit.returncode == 2 and "只能由系统管理员账号执行" in as_unit.stderr
     unbound = jianyi(tmp_path, "--as", "admin:root", "admin", "account", "add", "--login", "sw", "--role", "unit", "--binding", "区水务局")
     assert unbound.returncode == 1 and "尚未登记" in unbound.stderr
+
+
+def test_an_action_with_temporal_down_exits_3_in_chinese_without_core_log_lines(tmp_path):
+    jianyi(tmp_path, "admin", "account", "add", "--login", "root", "--role", "admin")
+    jianyi(tmp_path, "--as", "admin:root", "admin", "account", "add", "--login", "dgw", "--role", "congress_office", "--name", "代表工委")
+    env = {**os.environ, "JIANYI_VAR_DIR": str(tmp_path), "JIANYI_TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    done = subprocess.run([JIANYI, "--as", "congress_office:代表工委", "review", "16-3-40", "--decision", "register"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3 and "无法连接 Temporal 服务" in done.stderr
+    assert "temporal_sdk_core" not in done.stderr and "WARN" not in done.stderr and "Traceback" not in done.stderr

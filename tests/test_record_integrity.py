@@ -35,6 +35,8 @@ from jianyi.queries import verify_audit
 UNIT = "unit:区地方金融工作局"
 DEPUTY = "deputy:杨永兵"
 
+pytestmark = pytest.mark.both_databases  # the records layer, on SQLite and PostgreSQL
+
 
 def rechain(settings, sid: str) -> None:
     """What a database administrator could do: re-hash a chain after editing it, head included."""

@@ -31,6 +31,8 @@ from jianyi.reports.text import paragraph, rehandled_sentence
 
 UNIT_LIST = [u for u in UNITS if u.startswith("区") and "办公室" not in u and "委员会" not in u and "督查室" not in u]
 
+pytestmark = pytest.mark.both_databases  # the records layer, on SQLite and PostgreSQL
+
 
 @pytest.mark.parametrize(("part", "whole", "shown"), [(113, 123, "91.87"), (9, 123, "7.32"), (1, 123, "0.81"), (1, 800, "0.13"),
                                                         (3, 800, "0.38"), (0, 0, "0.00"), (2, 3, "66.67")])

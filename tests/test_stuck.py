@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from helpers import CONGRESS, do, skip_past, suggestion
+import pytest
+from helpers import CONGRESS, case_handle, do, quiesce, skip_past, suggestion
 
 from jianyi.models.db import session_for
 from jianyi.models.tables import Assignment, Commitment, Escalation, Suggestion
@@ -13,6 +14,8 @@ from jianyi.queries import stuck_cases
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
+
+pytestmark = pytest.mark.both_databases  # the records layer, on SQLite and PostgreSQL
 
 
 def case(db, n: int, state: str, **kw) -> str:  # noqa: ANN001
@@ -72,6 +75,7 @@ def test_the_stuck_view_filters_by_unit_kind_and_session_and_pages(settings):
 
 async def test_a_suggestion_not_reviewed_within_the_review_window_is_listed_as_stuck(env, engine, settings):
     sid = await engine.submit(suggestion(settings), "杨永兵")
+    await quiesce(env, case_handle(env, sid))  # the submission's first task has recorded its deadlines
     case = await engine.view(sid)
     await skip_past(env, case.deadlines["review"].due_at)
     found = stuck_cases(settings.db_url, await env.get_current_time(), kind="not_reviewed")

@@ -40,6 +40,7 @@ GOV = "government_office:区政府办公室"
 SUPERVISION = "supervision_office:区政府督查室"
 
 
+@pytest.mark.both_databases
 async def test_b_class_reply_with_commitments_is_followed_up_until_every_commitment_is_fulfilled(env, engine, settings):
     sid = await submit_and_assign(engine)
     await do(engine, sid, "sign", UNIT)
@@ -79,6 +80,7 @@ async def test_b_class_reply_with_commitments_is_followed_up_until_every_commitm
     ]
 
 
+@pytest.mark.both_databases
 async def test_unsatisfied_first_round_is_rehandled_in_round_two_then_satisfied_closes(env, engine, settings):
     sid = await submit_and_assign(engine)
     await do(engine, sid, "sign", UNIT)

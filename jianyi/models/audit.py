@@ -7,13 +7,17 @@ Pure: hashing only; the records activity writes, `jianyi audit verify` reads.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from jianyi.models.case import Transition
 from jianyi.models.tables import AuditEvent
 
 GENESIS = "0" * 64
+ANCHOR_FORMAT = "jianyi-audit-anchor/1"
+MIN_KEY_BYTES = 32
 
 
 def canonical(fields: dict[str, Any]) -> str:
@@ -65,3 +69,55 @@ def _content_hash(sid: str, seq: int, key: str, actor: str, role: str, action: s
         "at": at.isoformat(), "effective_at": effective_at.isoformat(),
     }
     return hashlib.sha256(canonical(fields).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Head:
+    """Where a suggestion's chain ended when it was anchored."""
+
+    suggestion_id: str
+    seq: int
+    hash: str
+
+
+class AnchorError(ValueError):
+    """An anchor file that cannot be trusted or read; ``message`` is Chinese."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def _canonical(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+
+
+def sign_anchor(heads: list[Head], key: bytes, made_at: str) -> dict[str, Any]:
+    """The anchor document: the heads, when they were taken, and the HMAC-SHA256 over both."""
+    body = {
+        "format": ANCHOR_FORMAT,
+        "made_at": made_at,
+        "heads": [{"suggestion_id": h.suggestion_id, "seq": h.seq, "hash": h.hash} for h in heads],
+    }
+    return body | {"hmac_sha256": hmac.new(key, _canonical(body), hashlib.sha256).hexdigest()}
+
+
+def open_anchor(document: Any, key: bytes) -> list[Head]:
+    """The heads of a signed anchor; ``AnchorError`` when it was altered or signed with another key."""
+    if not isinstance(document, dict) or document.get("format") != ANCHOR_FORMAT:
+        raise AnchorError("锚定文件格式不对（不是 jianyi audit anchor 生成的文件）")
+    body = {k: v for k, v in document.items() if k != "hmac_sha256"}
+    expected = hmac.new(key, _canonical(body), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, str(document.get("hmac_sha256", ""))):
+        raise AnchorError("锚定文件的签名不符：文件被改动过，或所用密钥不是生成它时的密钥")
+    try:
+        return [Head(str(h["suggestion_id"]), int(h["seq"]), str(h["hash"])) for h in body["heads"]]
+    except (KeyError, TypeError, ValueError):
+        raise AnchorError("锚定文件内容不完整") from None
+
+
+def check_key(key: bytes) -> bytes:
+    key = key.strip()
+    if len(key) < MIN_KEY_BYTES:
+        raise AnchorError(f"审计密钥太短（{len(key)} 字节，至少 {MIN_KEY_BYTES} 字节）")
+    return key
