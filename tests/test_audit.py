@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,10 @@ from helpers import (
     submit_and_assign,
     suggestion,
 )
-from sqlalchemy import text
+from sqlmodel import select
 
-from jianyi.models.db import engine_for
+from jianyi.models.db import session_for
+from jianyi.models.tables import AuditEvent
 from jianyi.queries import verify_audit
 
 JIANYI = str(Path(sys.executable).parent / "jianyi")
@@ -57,12 +59,11 @@ async def test_audit_verify_passes_on_an_untouched_trail_and_names_the_first_edi
         assert ok.returncode == 0 and json.loads(ok.stdout)["ok"] is True
 
         # someone edits the reply's payload in the database
-        with engine_for(settings.db_url).begin() as conn:
-            seq = conn.execute(text("select seq from auditevent where suggestion_id=:s and action='reply'"), {"s": first}).scalar_one()
-            conn.execute(
-                text("update auditevent set payload=json_set(payload, '$.text', '已全部解决') where suggestion_id=:s and seq=:q"),
-                {"s": first, "q": seq},
-            )
+        with session_for(settings.db_url) as db:
+            event = db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == first, AuditEvent.action == "reply")).one()
+            event.payload, seq = {**event.payload, "text": "已全部解决"}, event.seq
+            db.add(event)
+            db.commit()
         _, _, breaks = verify_audit(settings.db_url)
         assert [(b.suggestion_id, b.seq) for b in breaks] == [(first, seq)]
         assert "被修改" in breaks[0].problem
@@ -76,12 +77,12 @@ async def test_audit_verify_passes_on_an_untouched_trail_and_names_the_first_edi
 async def test_audit_verify_notices_a_deleted_event_and_a_rewritten_time(env, settings, worker):
     engine, first, second = await _two_cases(env, settings)
     try:
-        with engine_for(settings.db_url).begin() as conn:
-            conn.execute(text("delete from auditevent where suggestion_id=:s and seq=2"), {"s": second})
-            conn.execute(
-                text("update auditevent set effective_at=datetime(effective_at, '-3 days') where suggestion_id=:s and action='reply'"),
-                {"s": first},
-            )
+        with session_for(settings.db_url) as db:
+            db.delete(db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == second, AuditEvent.seq == 2)).one())
+            event = db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == first, AuditEvent.action == "reply")).one()
+            event.effective_at -= timedelta(days=3)
+            db.add(event)
+            db.commit()
         _, _, breaks = verify_audit(settings.db_url)
         found = {b.suggestion_id: b for b in breaks}
         assert found[second].seq == 3 and "序号不连续" in found[second].problem

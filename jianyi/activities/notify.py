@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import and_, or_, update
 from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -39,6 +40,8 @@ __all__ = ["DELIVERABLE", "NotifyActivities", "message_id"]
 
 # ``held`` rows wait for working hours (quiet rules); the workflow calls us once they may go.
 DELIVERABLE = ("pending", "failed", "held")
+# A claim left by a deliverer that died is taken over after this long (well past one attempt's timeout).
+CLAIM_EXPIRES = timedelta(minutes=2)
 # Stop this long before the activity's own timeout, so that a failure is recorded on its row
 # instead of being cut off by the cancellation.
 MARGIN_SECONDS = 1.0
@@ -69,6 +72,7 @@ class NotifyActivities:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     left = len(rows) - n
+                    await asyncio.to_thread(self._release, [r.id for r in rows[n:]])  # the next attempt takes them
                     break
                 try:
                     async with asyncio.timeout(remaining):
@@ -91,10 +95,15 @@ class NotifyActivities:
         return sent
 
     def _deliverable(self, ids: list[int]) -> list[Outbox]:
-        """The rows still to send; a notice the case has moved past is marked skipped, never sent."""
+        """The rows this deliverer claims (atomically: two deliverers never both send one row); a
+        notice the case has moved past is marked skipped, never sent."""
+        now = datetime.now(UTC)
         with session_for(self.settings.db_url) as db:
-            q = select(Outbox).where(Outbox.id.in_(ids), Outbox.status.in_(DELIVERABLE))  # type: ignore[union-attr,attr-defined]
-            rows, keep = list(db.exec(q.order_by(Outbox.id))), []
+            claimable = or_(Outbox.status.in_(DELIVERABLE), and_(Outbox.status == "sending", Outbox.claimed_at < now - CLAIM_EXPIRES))  # type: ignore[attr-defined,operator]
+            claim = update(Outbox).where(Outbox.id.in_(ids), claimable).values(status="sending", claimed_at=now).returning(Outbox.id)  # type: ignore[union-attr]
+            claimed = list(db.exec(claim).scalars())  # type: ignore[call-overload]
+            db.commit()
+            rows, keep = list(db.exec(select(Outbox).where(Outbox.id.in_(claimed)).order_by(Outbox.id))), []  # type: ignore[union-attr]
             for row in rows:
                 case = db.get(Suggestion, row.suggestion_id)
                 reason = stale_reason(row.kind, case.state) if case else ""
@@ -105,6 +114,11 @@ class NotifyActivities:
                     keep.append(row)
             db.commit()
             return keep
+
+    def _release(self, row_ids: list[int | None]) -> None:
+        with session_for(self.settings.db_url) as db:
+            db.exec(update(Outbox).where(Outbox.id.in_(row_ids), Outbox.status == "sending").values(status="pending"))  # type: ignore[union-attr,call-overload]
+            db.commit()
 
     def _mark(self, row_id: int | None, status: str, error: str) -> None:
         with session_for(self.settings.db_url) as db:

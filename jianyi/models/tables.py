@@ -253,7 +253,8 @@ class Outbox(SQLModel, table=True):
     body: str
     created_at: datetime
     seq: int = 0  # the audit event that wrote it (0: a digest)
-    status: str = Field(default="pending", index=True)  # pending / held / sent / failed / no_address / skipped
+    status: str = Field(default="pending", index=True)  # pending / held / sending / sent / failed / no_address / skipped
+    claimed_at: datetime | None = None  # when a deliverer claimed it (sending)
     hold_until: datetime | None = None  # quiet rules: not before the next working morning
     attempts: int = 0
     last_error: str = ""
