@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import platform
 import sys
 import time
@@ -191,6 +192,11 @@ def main(argv: list[str]) -> int:
         except Exception as exc:  # the figures above stand; say why this part has none
             print(f"  end-to-end part failed: {type(exc).__name__}: {exc}")
             code = 1
+    print()
+    from bench.stuck import main as bench_stuck
+
+    os.environ.setdefault("BENCH_STUCK_ROWS", "20000" if "--quick" in argv else "100000")
+    bench_stuck()
     print(f"\ndone in {time.perf_counter() - t0:.1f} s")
     return code
 

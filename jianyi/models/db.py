@@ -94,9 +94,12 @@ def migrate_database(url: str) -> tuple[str | None, str]:
     engine = _connect(url)
     try:
         before = migrations.current(engine) if inspect(engine).has_table("suggestion") else None
-        prepare(engine, migrate=True)
     except OperationalError as exc:
         raise DatabaseProblem(f"无法连接记录数据库（{safe_url(url)}）：请检查 JIANYI_DATABASE_URL 和数据库服务。详情：{exc.orig}") from None
+    try:
+        prepare(engine, migrate=True)
+    except Exception as exc:  # noqa: BLE001  (each revision runs in a transaction: a failed one leaves the database as it was)
+        raise DatabaseProblem(f"记录数据库从 {before or '空库'} 升级失败：{type(exc).__name__}: {exc}。请备份数据库后联系维护人员。") from None
     engine_for.cache_clear()
     return before, migrations.current(engine) or ""
 

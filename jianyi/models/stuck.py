@@ -37,7 +37,7 @@ def processing_error(now: datetime) -> ColumnElement[bool]:
 
 
 def with_supervision_office(now: datetime) -> ColumnElement[bool]:
-    open_escalation = exists().where(Escalation.suggestion_id == S.id, Escalation.resolved_at.is_(None))  # type: ignore[union-attr]
+    open_escalation = S.id.in_(select(Escalation.suggestion_id).where(Escalation.resolved_at.is_(None)))  # type: ignore[union-attr,attr-defined]
     return or_(S.state == State.ESCALATED, and_(S.state.not_in(TERMINAL_VALUES), open_escalation))  # type: ignore[attr-defined]
 
 
@@ -46,7 +46,7 @@ def overdue(now: datetime) -> ColumnElement[bool]:
 
 
 def commitment_missed(now: datetime) -> ColumnElement[bool]:
-    missed = exists().where(Commitment.suggestion_id == S.id, Commitment.status == "逾期")
+    missed = S.id.in_(select(Commitment.suggestion_id).where(Commitment.status == "逾期"))  # type: ignore[attr-defined]
     return and_(S.state == State.FOLLOW_UP, missed)
 
 
@@ -63,8 +63,8 @@ def not_reviewed_in_time(now: datetime) -> ColumnElement[bool]:
 
 
 def co_opinion_overdue(now: datetime) -> ColumnElement[bool]:
-    missing = exists().where(
-        Assignment.suggestion_id == S.id, Assignment.role == "协办", Assignment.active, Assignment.opinion == ""
+    missing = S.id.in_(  # type: ignore[attr-defined]
+        select(Assignment.suggestion_id).where(Assignment.role == "协办", Assignment.active, Assignment.opinion == "")
     )
     working = S.state.in_([State.ASSIGNED, State.HANDLING, State.REHANDLING])  # type: ignore[attr-defined]
     return and_(working, S.co_opinion_due < now, missing)  # type: ignore[operator]
@@ -144,13 +144,34 @@ def find_stuck(
     base = _filters(now, unit, session, supervisor)
     kinds = [KIND_NAMES[kind]] if kind else list(KINDS)
     any_kind = or_(*(k.predicate(now) for k in kinds))
-    rank = case(*((k.predicate(now), i) for i, k in enumerate(KINDS)), else_=len(KINDS))
-    counts = {k.name: db.exec(select(func.count()).select_from(S).where(*base, k.predicate(now))).one() for k in KINDS}
-    total = counts[kind] if kind else db.exec(select(func.count()).select_from(S).where(*base, any_kind)).one()
-    q = select(S).where(*base, any_kind).order_by(rank, S.reply_due, S.id).offset((page - 1) * per_page).limit(per_page)
-    rows = list(db.exec(q))
+    counts, total = _counts(db, base, now, any_kind)
+    total = counts[kind] if kind else total
+    ids = _page_ids(db, base, kinds, now, (page - 1) * per_page, per_page)
+    found = {s.id: s for s in db.exec(select(S).where(S.id.in_(ids)))}  # type: ignore[attr-defined]
+    rows = [found[i] for i in ids]
     flags = _kinds_of(db, [s.id for s in rows], now)
     return StuckPage([_describe(db, s, flags[s.id], now, calendar) for s in rows], total, counts, page, per_page)
+
+
+def _page_ids(db: DbSession, base: list[ColumnElement[bool]], kinds: list[Kind], now: datetime, offset: int, limit: int) -> list[str]:
+    """The ids of one page in order of urgency: kind by kind (each a small indexed query), a case
+    taken at its most urgent kind; a later kind is only reached once the earlier ones are used up."""
+    wanted, ids = offset + limit, list[str]()
+    seen: set[str] = set()
+    for k in kinds:
+        q = select(S.id).where(*base, k.predicate(now)).order_by(S.reply_due, S.id).limit(wanted + len(seen))
+        ids += [i for i in db.exec(q) if i not in seen]
+        seen = set(ids)
+        if len(ids) >= wanted:
+            break
+    return ids[offset:wanted]
+
+
+def _counts(db: DbSession, base: list[ColumnElement[bool]], now: datetime, any_kind: ColumnElement[bool]) -> tuple[dict[str, int], int]:
+    """The count of each kind and of all stuck cases, in one pass over the open suggestions."""
+    columns = [func.sum(case((k.predicate(now), 1), else_=0)) for k in KINDS] + [func.sum(case((any_kind, 1), else_=0))]
+    row = db.exec(select(*columns).select_from(S).where(*base)).one()  # type: ignore[call-overload]
+    return {k.name: int(v or 0) for k, v in zip(KINDS, row[:-1], strict=True)}, int(row[-1] or 0)
 
 
 def _kinds_of(db: DbSession, ids: list[str], now: datetime) -> dict[str, list[Kind]]:

@@ -1,0 +1,101 @@
+"""The stuck view at national scale (issue 10 §8): 100,000 suggestion rows, 70 % open, and the
+first page (50 rows) overall and per unit, and the counts per kind, each timed many times.
+
+    .venv/bin/python -m bench.stuck                    # SQLite, 100,000 rows
+    BENCH_STUCK_ROWS=20000 .venv/bin/python -m bench.stuck
+    BENCH_STUCK_PG=1 .venv/bin/python -m bench.stuck   # also on a PostgreSQL server started here (tests/pg.py)
+
+Figures, not assertions: target p95 ≤ 50 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import insert
+
+from jianyi.models.db import engine_for, load_calendar, session_for
+from jianyi.models.stuck import find_stuck
+from jianyi.models.tables import Assignment, Escalation, Suggestion
+
+NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+UNITS = [f"区第{n}局" for n in range(60)]
+OPEN = ["submitted", "registered", "assigned", "handling", "reply_review", "replied", "rehandling", "escalated", "follow_up"]
+
+
+def build(url: str, n: int) -> None:
+    rng = random.Random(7)
+    rows, assignments, escalations = [], [], []
+    for i in range(n):
+        state = rng.choice(OPEN) if rng.random() < 0.7 else "closed"
+        unit = rng.choice(UNITS)
+        due = NOW + timedelta(days=rng.randint(-60, 90))
+        rows.append(dict(id=f"suggestion-s{i // 9000}-{i}", session=f"s{i // 9000}", number=f"第{i}号", title=f"建议{i}", text="",
+                         category="", period="大会期间", lead_deputy="代表", co_signers=[], state=state, round=1, lead_unit=unit,
+                         co_handlers=[], key_supervision=rng.random() < 0.02, supervisor="", overdue=False, escalation_count=0,
+                         reply_due=due, sign_due=due - timedelta(days=80), review_due=due - timedelta(days=85),
+                         co_opinion_due=due - timedelta(days=60), outcome="", provisional_deadlines=False, merged_into="", error="",
+                         chain_seq=0, chain_hash=""))
+        if rng.random() < 0.3:
+            assignments.append(dict(suggestion_id=rows[-1]["id"], unit=rng.choice(UNITS), role="协办", assigned_at=NOW, active=True, opinion=""))
+        if state == "handling" and rng.random() < 0.05:
+            escalations.append(dict(suggestion_id=rows[-1]["id"], number=1, reason="逾期未答复", escalated_at=NOW - timedelta(days=3), steps=[]))
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        for table, data in ((Suggestion, rows), (Assignment, assignments), (Escalation, escalations)):
+            for k in range(0, len(data), 5000):
+                conn.execute(insert(table), data[k:k + 5000])
+
+
+def timed(fn, times: int = 40) -> tuple[float, float]:  # noqa: ANN001
+    laps = []
+    for _ in range(times):
+        start = time.perf_counter()
+        fn()
+        laps.append((time.perf_counter() - start) * 1000)
+    laps.sort()
+    return statistics.median(laps), laps[int(len(laps) * 0.95) - 1]
+
+
+def measure(url: str, label: str) -> None:
+    with session_for(url) as db:
+        calendar = load_calendar(db)
+        page = lambda **kw: find_stuck(db, NOW, calendar=calendar, **kw)  # noqa: E731
+        total = page().total
+        for what, fn in (("first page, all units", lambda: page()), ("first page, one unit", lambda: page(unit=UNITS[3])),
+                         ("one kind (overdue)", lambda: page(kind="overdue"))):
+            p50, p95 = timed(fn)
+            print(f"  {label:<10} {what:<24} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({total} stuck)")
+
+
+def main() -> None:
+    n = int(os.environ.get("BENCH_STUCK_ROWS", "100000"))
+    print(f"stuck view over {n:,} suggestion rows (70 % open)")
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'stuck.db'}"
+        start = time.perf_counter()
+        build(url, n)
+        print(f"  built in {time.perf_counter() - start:.1f} s")
+        measure(url, "SQLite")
+    if os.environ.get("BENCH_STUCK_PG"):
+        sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+        from pg import PostgresServer
+
+        server = PostgresServer().start()
+        try:
+            url = server.new_database()
+            build(url, n)
+            measure(url, "PostgreSQL")
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
