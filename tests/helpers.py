@@ -208,6 +208,14 @@ async def stop_if_open(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any
         await handle.result()
 
 
+async def stop_all(env: WorkflowEnvironment, settings: Settings) -> None:
+    """Stop every case of this test's records (also those started through the pages, not by the engine fixture)."""
+    with session_for(settings.db_url) as db:
+        ids = list(db.exec(select(Suggestion.id)))
+    for sid in ids:
+        await stop_if_open(env, env.client.get_workflow_handle(sid))
+
+
 def case_handle(env: WorkflowEnvironment, sid: str) -> WorkflowHandle[Any, CaseState]:
     """The suggestion's workflow, with its result typed as the final CaseState."""
     return env.client.get_workflow_handle_for(SuggestionWorkflow.run, sid)

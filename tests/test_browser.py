@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 import uvicorn
+from helpers import stop_all
 from playwright.async_api import Page, async_playwright
 from sqlmodel import select
 
@@ -55,6 +56,7 @@ async def site(env, settings, worker, engine) -> AsyncIterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await task
+    await stop_all(env, settings)
 
 
 @pytest_asyncio.fixture

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from helpers import seed_directory, submit_and_assign
+from helpers import seed_directory, stop_all, submit_and_assign
 from sqlmodel import select
 
 from jianyi import accounts
@@ -46,6 +46,7 @@ async def site(env, settings, worker, engine) -> AsyncIterator[httpx.AsyncClient
     app = create_app(settings, env.client)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://jianyi.test") as client:
         yield client
+    await stop_all(env, settings)
 
 
 def csrf_of(html: str) -> str:
