@@ -188,7 +188,14 @@ def main(argv: list[str]) -> int:
     if "--no-server" not in argv:
         print()
         try:
-            asyncio.run(bench_lifecycles(*settings_from_env("--quick" in argv)))
+            cases, in_flight = settings_from_env("--quick" in argv)
+            phases = asyncio.run(bench_lifecycles(cases, in_flight))
+            from bench.skeleton import run_skeleton
+
+            skeleton = asyncio.run(run_skeleton(cases, in_flight))
+            one = phases["one"].cases_per_s
+            print(f"\nBare Temporal skeleton of the same shape (bench/skeleton.py): {skeleton:.2f} cases/s")
+            print(f"  → ratio = jianyi cases/s ÷ skeleton cases/s = {one:.2f} ÷ {skeleton:.2f} = {one / skeleton:.2f}")
         except Exception as exc:  # the figures above stand; say why this part has none
             print(f"  end-to-end part failed: {type(exc).__name__}: {exc}")
             code = 1

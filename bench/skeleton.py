@@ -1,0 +1,117 @@
+"""A bare Temporal skeleton of the same shape as a jianyi lifecycle (issue 10 §7), to tell the
+engine's own cost from Temporal's: one workflow per case, start + 7 updates each with a validator
+and one local activity writing an audit row in one SQLite transaction, plus one regular activity
+per transition standing in for a delivery. Same dev server set-up, cases and in-flight.
+
+    .venv/bin/python -m bench.skeleton            # 60 cases, 20 in flight
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from jianyi.devserver import DevServer, free_port
+
+STEPS = ["review", "assign", "sign", "contact", "reply", "approve", "evaluate"]
+QUEUE = "skeleton"
+
+
+@dataclass
+class Write:
+    case: str
+    seq: int
+    action: str
+
+
+class Acts:
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        with sqlite3.connect(db) as c:
+            c.execute("pragma journal_mode=wal")
+            c.execute("create table if not exists audit (case_id text, seq int, action text, primary key (case_id, seq))")
+
+    @activity.defn
+    def record(self, w: Write) -> int:
+        with sqlite3.connect(self.db, timeout=30) as c:
+            c.execute("insert or ignore into audit values (?, ?, ?)", (w.case, w.seq, w.action))
+        return w.seq
+
+    @activity.defn
+    async def deliver(self, w: Write) -> None:
+        return None
+
+
+@workflow.defn
+class Skeleton:
+    def __init__(self) -> None:
+        self.seq, self.done = 0, False
+
+    @workflow.run
+    async def run(self) -> int:
+        await self._write("submit")
+        await workflow.wait_condition(lambda: self.done)
+        return self.seq
+
+    async def _write(self, action: str) -> None:
+        self.seq += 1
+        w = Write(workflow.info().workflow_id, self.seq, action)
+        await workflow.execute_local_activity_method(Acts.record, w, start_to_close_timeout=timedelta(seconds=30))
+        workflow.start_activity_method(Acts.deliver, w, start_to_close_timeout=timedelta(seconds=20))
+
+    @workflow.update
+    async def act(self, action: str) -> int:
+        await self._write(action)
+        self.done = action == STEPS[-1]
+        return self.seq
+
+    @act.validator
+    def check(self, action: str) -> None:
+        if action not in STEPS:
+            raise ValueError(f"unknown {action}")
+
+
+async def run_skeleton(cases: int = 60, in_flight: int = 20) -> float:
+    """Cases per second of the skeleton on a fresh dev server and an in-process worker."""
+    with tempfile.TemporaryDirectory() as tmp:
+        server = DevServer(Path(tmp) / "temporal.db", port=free_port(), ui_port=None)
+        await server.start()
+        try:
+            client = await Client.connect(server.address)
+            acts = Acts(Path(tmp) / "audit.db")
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                async with Worker(client, task_queue=QUEUE, workflows=[Skeleton], activities=[acts.record, acts.deliver],
+                                  activity_executor=pool):
+                    return await _drive(client, cases, in_flight)
+        finally:
+            server.stop()
+
+
+async def _drive(client: Client, cases: int, in_flight: int) -> float:
+    gate = asyncio.Semaphore(in_flight)
+
+    async def one(n: int) -> None:
+        async with gate:
+            handle = await client.start_workflow(Skeleton.run, id=f"skeleton-{n}", task_queue=QUEUE)
+            for step in STEPS:
+                await handle.execute_update(Skeleton.act, step)
+            await handle.result()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(n) for n in range(cases)))
+    return cases / (time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    rate = asyncio.run(run_skeleton())
+    print(f"skeleton: {rate:.2f} cases/s (60 cases, 20 in flight, one in-process worker)")
