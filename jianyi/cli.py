@@ -836,9 +836,15 @@ def admin_supervisor(
 
 
 @admin_app.command("session")
-def admin_session(code: str, name: str) -> None:
+def admin_session(
+    code: str, name: str, opened: Annotated[str, typer.Option("--opened", help="开幕日 YYYY-MM-DD（补录不得早于此日）")] = ""
+) -> None:
     """登记会次，如 16-3 "武昌区第十六届人民代表大会第三次会议"。"""
-    directory.add_session(settings().db_url, code, name, actor=CTX.actor)
+    try:
+        opened_on = date.fromisoformat(opened) if opened else None
+    except ValueError:
+        raise Fail(f"--opened 日期格式错误：「{opened}」，应为 YYYY-MM-DD") from None
+    directory.add_session(settings().db_url, code, name, opened_on, actor=CTX.actor)
     typer.echo(f"已登记会次：{code} {name}")
 
 

@@ -119,6 +119,13 @@ def unknown_deputies(url: str, names: Iterable[str]) -> list[str]:
     return [n for n in wanted if n not in known]
 
 
+def session_opened(url: str, code: str) -> date | None:
+    """The day a session (会次) opened, when the admin recorded it."""
+    with session_for(url) as db:
+        row = db.exec(select(Session).where(Session.code == code)).first()
+        return row.opened_on if row else None
+
+
 def session_exists(url: str, code: str) -> bool:
     with session_for(url) as db:
         return db.exec(select(Session).where(Session.code == code)).first() is not None

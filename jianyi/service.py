@@ -42,7 +42,7 @@ from jianyi.models.commands import (
     validate_payload,
 )
 from jianyi.models.lifecycle import Refused, Role, check_backfill, check_submission
-from jianyi.models.policy import Policy
+from jianyi.models.policy import CST, Policy
 from jianyi.models.states import TERMINAL_VALUES
 from jianyi.settings import Settings
 from jianyi.workflows import search
@@ -73,6 +73,9 @@ class Engine:
         _check_dates(sub)
         if effective_at is not None and (problem := date_problem(effective_at, datetime.now(UTC))):
             raise InputError(f"补录的发生时间{problem}")
+        opened = await asyncio.to_thread(directory.session_opened, self.settings.db_url, sub.session)
+        if effective_at is not None and opened and effective_at.astimezone(CST).date() < opened:
+            raise InputError(f"补录的发生时间不能早于会次「{sub.session}」的开幕日（{opened.isoformat()}）")
         if sub.lead_deputy in sub.co_signers or len(set(sub.co_signers)) != len(sub.co_signers):
             raise InputError("附议代表不能与领衔代表相同，也不能重复")
         url = self.settings.db_url

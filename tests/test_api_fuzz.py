@@ -6,10 +6,9 @@ import asyncio
 import warnings
 
 import schemathesis
-from test_browser import free_port  # noqa: F401  (the same free-port helper)
+from web_helpers import served
 
 from jianyi import accounts
-from jianyi.api.app import create_app
 
 
 def fuzz(base: str, token: str, examples: int = 12) -> list[str]:
@@ -29,21 +28,11 @@ def fuzz(base: str, token: str, examples: int = 12) -> list[str]:
 
 
 async def test_schemathesis_finds_no_500_in_the_json_api(env, settings, worker, engine):
-    import uvicorn
     from helpers import submit_and_assign
 
     await submit_and_assign(engine)
     accounts.add_account(settings.db_url, "jr", "区地方金融工作局", "unit", "区地方金融工作局", password="fuzz-pass-1")
     accounts.change_password(settings.db_url, "jr", "fuzz-pass-1", "fuzz-pass-2")
     token = accounts.create_token(settings.db_url, "jr")
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, env.client), host="127.0.0.1", port=port, log_level="warning"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    try:
-        assert await asyncio.to_thread(fuzz, f"http://127.0.0.1:{port}", token) == []
-    finally:
-        server.should_exit = True
-        await task
+    async with served(settings, env.client) as base:
+        assert await asyncio.to_thread(fuzz, base, token) == []

@@ -3,22 +3,15 @@ sees its 工作台, and one lifecycle is driven by five accounts to 已办结. S
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from helpers import stop_all
 from playwright.async_api import Page, async_playwright
-from sqlmodel import select
+from web_helpers import ready_accounts, served
 
-from jianyi import accounts
-from jianyi.api.app import create_app
-from jianyi.models.accounts import Account
-from jianyi.models.db import session_for
 from jianyi.models.policy import china_day
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -32,30 +25,11 @@ PEOPLE = [("yyb", "杨永兵", "deputy", "杨永兵"), ("dgw", "代表工委", "
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest_asyncio.fixture
 async def site(env, settings, worker, engine) -> AsyncIterator[str]:
-    for login, name, role, binding in PEOPLE:
-        accounts.add_account(settings.db_url, login, name, role, binding, password=PASSWORD)
-        with session_for(settings.db_url) as db:
-            a = db.exec(select(Account).where(Account.login == login)).one()
-            a.must_change = False
-            db.add(a)
-            db.commit()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, env.client), host="127.0.0.1", port=port, log_level="warning"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    ready_accounts(settings.db_url, PEOPLE, PASSWORD)
+    async with served(settings, env.client) as base:
+        yield base
     await stop_all(env, settings)
 
 

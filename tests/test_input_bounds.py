@@ -133,3 +133,13 @@ def test_outbox_shows_masked_addresses_and_only_an_admin_sees_them_in_full_with_
 
     with session_for(settings.db_url) as db:
         assert db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == CHAIN)).all() == []
+
+
+async def test_a_backfill_dated_before_its_session_opened_is_refused(env, engine, settings):
+    from datetime import date
+
+    from jianyi import directory
+
+    directory.add_session(settings.db_url, settings.task_queue, "第三次会议", date(2025, 1, 6))
+    with pytest.raises(InputError, match="不能早于会次「.*」的开幕日（2025-01-06）"):
+        await engine.submit(suggestion(settings), "管理员", role="admin", effective_at=datetime(2024, 12, 30, 2, tzinfo=UTC))

@@ -3,19 +3,18 @@ binding, one lifecycle through the pages by five accounts, the JSON API."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 import pytest_asyncio
-from helpers import seed_directory, stop_all, submit_and_assign
-from sqlmodel import select
+from helpers import seed_directory, stop_all, submit_and_assign, suggestion
+from web_helpers import ready_accounts
 
 from jianyi import accounts
 from jianyi.api.app import create_app
-from jianyi.models.accounts import Account
-from jianyi.models.db import session_for
 from jianyi.models.policy import china_day
 
 PASSWORD = "correct-horse-9"
@@ -36,13 +35,7 @@ PEOPLE = [  # login, name, role, binding
 
 @pytest_asyncio.fixture
 async def site(env, settings, worker, engine) -> AsyncIterator[httpx.AsyncClient]:
-    for login, name, role, binding in PEOPLE:
-        accounts.add_account(settings.db_url, login, name, role, binding, password=PASSWORD)
-        with session_for(settings.db_url) as db:
-            a = db.exec(select(Account).where(Account.login == login)).one()
-            a.must_change = False
-            db.add(a)
-            db.commit()
+    ready_accounts(settings.db_url, PEOPLE, PASSWORD)
     app = create_app(settings, env.client)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://jianyi.test") as client:
         yield client
@@ -222,3 +215,41 @@ async def test_an_import_with_bad_rows_shows_every_row_error_on_the_page(site, s
     done = await site.post("/reports/import", data={"kind": "assign", "csrf": csrf_of(page.text)},
                            files={"file": ("交办清单.xlsx", data, "application/octet-stream")})
     assert done.status_code == 200 and "第2行：未登记的代表：无名氏" in done.text and "第2行：未知的承办单位：区火星局" in done.text
+
+
+async def test_the_congress_office_assigns_several_cases_at_once(site, engine, settings):
+    sids = []
+    for n in (50, 51, 52):
+        sid = await engine.submit(suggestion(settings, number=f"第{n}号", title=f"建议{n}"), "杨永兵")
+        await engine.act(sid, "review", "代表工委", "congress_office", {"decision": "register"})
+        sids.append(sid)
+    await login(site, "dgw")
+    page = await site.get("/assign")
+    done = await site.post("/assign", data={"csrf": csrf_of(page.text), "ids": sids[:2], "lead_unit": "区城管局", "co_handlers": "区科技局"})
+    assert done.status_code == 200 and done.text.count("已交办区城管局") == 2
+    states = [(await engine.view(s)).state for s in sids]
+    assert states == ["assigned", "assigned", "registered"]
+    await login(site, "jr")
+    assert (await site.get("/assign")).status_code == 403
+
+
+async def test_the_auditor_verifies_the_chains_and_exports_a_whole_session(site, engine, settings):
+    await submit_and_assign(engine)
+    await login(site, "sj")
+    page = await site.get("/audit")
+    assert page.status_code == 200 and "审计链完整" in page.text
+    exported = (await site.get(f"/audit/export.json?session={settings.task_queue}")).json()
+    assert [e["action"] for e in exported] == ["submit", "review", "assign"] and all(len(e["hash"]) == 64 for e in exported)
+    assert (await site.get(f"/audit/export.csv?session={settings.task_queue}")).text.startswith("\ufeffsuggestion_id")
+
+
+async def test_the_admin_keeps_the_directory_and_loads_a_calendar_year_in_the_pages(site, settings):
+    await login(site, "root")
+    page = await site.get("/admin/directory")
+    added = await site.post("/admin/directory", data={"csrf": csrf_of(page.text), "kind": "supervisor", "name": "陈遥", "title": "专工委主任"})
+    assert "已登记：陈遥" in added.text
+    partial = io.BytesIO("2031-01-01 休 元旦\n".encode())
+    refused = await site.post("/admin/calendar", data={"csrf": csrf_of(page.text)}, files={"file": ("2031.txt", partial, "text/plain")})
+    assert "缺少春节、清明、劳动节、端午、中秋、国庆" in refused.text
+    await login(site, "dgw")
+    assert (await site.get("/admin/directory")).status_code == 403

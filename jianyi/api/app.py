@@ -57,9 +57,10 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
                        same_site="lax", https_only=settings.base_url.startswith("https"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _errors(app)
-    from jianyi.api import json_api, pages, report_pages
+    from jianyi.api import json_api, office_pages, pages, report_pages
 
     app.include_router(pages.router)
+    app.include_router(office_pages.router)
     app.include_router(report_pages.router)
     app.include_router(json_api.router)
     return app
