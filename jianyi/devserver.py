@@ -59,8 +59,9 @@ class DevServer:
             cmd += ["--search-attribute", f"{key.name}={_TYPE_NAMES[key.indexed_value_type.value]}"]
         return cmd
 
-    async def start(self, timeout: float = 60.0) -> DevServer:
-        if not port_free(self.host, self.port):
+    async def start(self, timeout: float = 60.0, restart: bool = False) -> DevServer:
+        """Start (``restart``: again on the same file and port after it died; its port may linger)."""
+        if not restart and not port_free(self.host, self.port):
             raise RuntimeError(f"端口 {self.port} 已被占用：是否已有一个 Temporal 服务在运行？")
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_file, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
