@@ -204,6 +204,13 @@ def main(argv: list[str]) -> int:
 
     os.environ.setdefault("BENCH_STUCK_ROWS", "20000" if "--quick" in argv else "100000")
     bench_stuck()
+    if "--no-server" not in argv:
+        from bench.faults import run_faults
+
+        cases = int(os.environ.get("FAULT_CASES", "10" if "--quick" in argv else "40"))
+        print(f"\nFaults (bench/faults.py; python -m bench.faults runs 200): {cases} cases, 10 worker SIGKILLs, "
+              "2 dev-server SIGKILLs, SMTP answering 421 after storing 10 %")
+        print("\n".join(asyncio.run(run_faults(cases, 10, 2)).lines()))
     print(f"\ndone in {time.perf_counter() - t0:.1f} s")
     return code
 
