@@ -6,7 +6,10 @@ carries a CSRF token; every refusal is a Chinese page or a JSON error with a sta
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+import json
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,6 +156,18 @@ async def keep_pdf(settings: Settings, upload) -> tuple[str, str]:  # noqa: ANN0
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{digest}.pdf").write_bytes(data)
     return (upload.filename or "答复函.pdf")[:200], digest
+
+
+def rows_response(rows: list[dict[str, Any]], fmt: str, filename: str) -> Response:
+    """Exported rows as JSON, or as CSV that Excel opens (UTF-8 with BOM; nested values as JSON)."""
+    if fmt == "json":
+        return Response(json.dumps(rows, ensure_ascii=False, indent=1), media_type="application/json")
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["seq"])
+    writer.writeheader()
+    writer.writerows({k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in r.items()} for r in rows)
+    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
 
 
 def attachment(settings: Settings, digest: str) -> FileResponse:

@@ -3,9 +3,6 @@ once), the audit check and the export of a whole session, and the admin's direct
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -14,7 +11,7 @@ from sqlmodel import select
 
 from jianyi import directory
 from jianyi.api.access import Forbidden, identity, visible
-from jianyi.api.app import engine, render
+from jianyi.api.app import engine, render, rows_response
 from jianyi.api.auth import check_csrf
 from jianyi.api.pages import Ready
 from jianyi.models.accounts import Account
@@ -78,15 +75,7 @@ async def export_session(request: Request, me: Ready, session: str, fmt: str) ->
         scope = visible(me)
         ids = list(db.exec(q.where(scope) if scope is not None else q))
         events = list(db.exec(select(AuditEvent).where(AuditEvent.suggestion_id.in_(ids)).order_by(AuditEvent.suggestion_id, AuditEvent.seq)))  # type: ignore[attr-defined]
-    rows = [_row(e) for e in events]
-    if fmt == "json":
-        return Response(json.dumps(rows, ensure_ascii=False, indent=1), media_type="application/json")
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["suggestion_id"])
-    writer.writeheader()
-    writer.writerows({k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in r.items()} for r in rows)
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="audit-{session}.csv"'})
+    return rows_response([_row(e) for e in events], fmt, f"audit-{session}")
 
 
 def _row(e: AuditEvent) -> dict[str, Any]:

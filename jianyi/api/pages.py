@@ -3,9 +3,6 @@ the auditor's export, and the admin's accounts."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -15,7 +12,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jianyi import accounts
 from jianyi.api import views
 from jianyi.api.access import Forbidden, check_may_act, identity
-from jianyi.api.app import act, attachment, case_context, keep_pdf, render, visible_case
+from jianyi.api.app import (
+    act,
+    attachment,
+    case_context,
+    keep_pdf,
+    render,
+    rows_response,
+    visible_case,
+)
 from jianyi.api.auth import LoginRequired, check_csrf, current_account, sign_in
 from jianyi.api.forms import form_fields, parse_form
 from jianyi.models.accounts import ACCOUNT_ROLES, Account
@@ -196,15 +201,7 @@ async def export_case(request: Request, suggestion_id: str, fmt: str, me: Ready)
         raise Forbidden("只有审计人员、管理员、代表工委和督查室可以导出审计记录")
     await visible_case(request, me, suggestion_id)
     _, entries = timeline(request.app.state.settings.db_url, suggestion_id)
-    rows = [_export_row(e) for e in entries]
-    if fmt == "json":
-        return Response(json.dumps(rows, ensure_ascii=False, indent=2), media_type="application/json")
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["seq"])
-    writer.writeheader()
-    writer.writerows({k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in r.items()} for r in rows)
-    return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{suggestion_id}.csv"'})
+    return rows_response([_export_row(e) for e in entries], fmt, suggestion_id)
 
 
 def _export_row(e: Any) -> dict[str, Any]:
