@@ -50,7 +50,7 @@ async def run_stack(settings: Settings, demo: bool = True) -> None:
     owner_only(var)
     before, after = migrate_database(settings.db_url)
     if before != after:
-        say(f"· 记录数据库已升级到 {after}")
+        say(f"· 记录数据库已{'创建' if before is None else f'从 {before} 升级'}（结构 {after}）")
     host, _, port = settings.temporal_address.rpartition(":")
     mail: MailCatcher | None = None
     if settings.smtp_host in ("127.0.0.1", "localhost") and port_free("127.0.0.1", settings.smtp_port):
