@@ -15,6 +15,7 @@ from web_helpers import ready_accounts
 
 from jianyi import accounts
 from jianyi.api.app import create_app
+from jianyi.models.commands import InputError
 from jianyi.models.policy import china_day
 
 PASSWORD = "correct-horse-9"
@@ -183,7 +184,7 @@ async def test_the_json_api_answers_with_a_token_and_stable_chinese_errors(site,
 
 def test_seed_directory_is_the_one_the_accounts_bind_to(settings):
     seed_directory(settings)
-    with pytest.raises(Exception, match="尚未登记"):
+    with pytest.raises(InputError, match="尚未登记"):
         accounts.add_account(settings.db_url, "ghost", "幽灵", "unit", "不存在的局")
 
 

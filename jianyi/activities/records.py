@@ -9,6 +9,7 @@ and the replacement says so in its own event. The projection is written from the
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from sqlalchemy import delete
@@ -23,7 +24,7 @@ from jianyi.models.audit import GENESIS, event_hash, hashed_fields, transition_h
 from jianyi.models.case import AdminNoticeRequest, Recorded, Transition
 from jianyi.models.db import session_for, to_db
 from jianyi.models.policy import ComputedDeadline
-from jianyi.models.tables import AuditEvent, DeadlineRow, Outbox, Reminder, Suggestion
+from jianyi.models.tables import AuditEvent, DeadlineRow, Outbox, Reminder
 from jianyi.settings import Settings
 
 
@@ -121,8 +122,6 @@ def append_event(db: DbSession, t: Transition, payload: dict[str, Any], content:
 
 
 def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
-    import json
-
     return json.loads(json.dumps(payload, ensure_ascii=False, default=str))
 
 
@@ -135,4 +134,4 @@ def _store_reminders(db: DbSession, t: Transition) -> None:
                         fired_at=to_db(t.at), skipped=skipped, seq=t.seq))
 
 
-__all__ = ["RecordActivities", "Suggestion", "append_event", "enqueue"]
+__all__ = ["RecordActivities", "append_event"]

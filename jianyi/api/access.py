@@ -15,6 +15,8 @@ from jianyi.models.states import ROLE_LABELS, Role
 from jianyi.models.tables import Assignment, Suggestion
 
 SEE_ALL = {Role.CONGRESS_OFFICE, Role.GOVERNMENT_OFFICE, Role.SUPERVISION_OFFICE, Role.AUDITOR, Role.ADMIN}
+READS_FIGURES = SEE_ALL  # 统计
+EXPORTS_AUDIT = {Role.AUDITOR, Role.ADMIN, Role.CONGRESS_OFFICE, Role.SUPERVISION_OFFICE}  # 审计核验 and exports
 
 
 class Forbidden(Exception):
@@ -58,6 +60,21 @@ def may_see(account: Account, case: CaseState) -> bool:
 def check_may_see(account: Account, case: CaseState) -> None:
     if not may_see(account, case):
         raise Forbidden(f"{ROLE_LABELS[account.role]}「{account.acts_as}」无权查看这件建议（只能查看与本账号相关的建议）")
+
+
+def require(account: Account, roles: set[Role] | tuple[Role, ...], what: str) -> None:
+    """Refuse (403, Chinese) an account whose role is not among ``roles``."""
+    if Role(account.role) not in roles:
+        allowed = "、".join(ROLE_LABELS[r] for r in roles)
+        raise Forbidden(f"{ROLE_LABELS[account.role]}账号不能{what}（{allowed}可以）")
+
+
+def stuck_scope(account: Account) -> tuple[str | None, str | None]:
+    """Whose stuck cases an account sees: (unit, supervisor); a unit or supervisor only its own."""
+    role = Role(account.role)
+    if role == Role.DEPUTY:
+        raise Forbidden("代表账号不能查看卡住的建议汇总")
+    return (account.acts_as if role == Role.UNIT else None), (account.acts_as if role == Role.SUPERVISOR else None)
 
 
 def check_may_act(account: Account) -> None:

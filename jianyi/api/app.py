@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import json
+import logging
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from jianyi.models.states import ROLE_LABELS, Role
 from jianyi.queries import describe_event, timeline
 from jianyi.settings import Settings
 
+LOG = logging.getLogger("jianyi.api")
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 MAX_PDF = 10 * 1024 * 1024
@@ -95,6 +97,7 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        LOG.exception("unexpected error on %s %s", request.method, request.url.path)  # the page says 已记录: it is
         return error(request, 500, "internal", "系统内部错误，已记录，请稍后重试或联系管理员")
 
 

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel
 
 from jianyi.api import views
-from jianyi.api.access import Forbidden
+from jianyi.api.access import stuck_scope
 from jianyi.api.app import act, buttons, visible_case
 from jianyi.api.auth import LoginRequired, check_csrf, current_account
 from jianyi.models.accounts import Account
 from jianyi.models.actions import Action
 from jianyi.models.commands import InputError
-from jianyi.models.states import ROLE_LABELS, Role
+from jianyi.models.states import ROLE_LABELS
 from jianyi.models.stuck import KIND_NAMES
 from jianyi.queries import stuck_cases
 
@@ -94,13 +94,10 @@ async def todo(request: Request, account: Me) -> list[dict[str, Any]]:
 
 @router.get("/stuck", responses=ERRORS)
 async def stuck(request: Request, account: Me, unit: str = "", kind: str = "", session: str = "", page: int = 1) -> dict[str, Any]:
-    role = Role(account.role)
-    if role == Role.DEPUTY:
-        raise Forbidden("代表账号不能查看卡住的建议汇总")
+    own_unit, supervisor = stuck_scope(account)
     if kind and kind not in KIND_NAMES:
         raise InputError(f"未知的类别「{kind}」，可选：{'、'.join(KIND_NAMES)}")
-    unit = account.acts_as if role == Role.UNIT else unit
-    supervisor = account.acts_as if role == Role.SUPERVISOR else None
+    unit = own_unit or unit
     found = stuck_cases(request.app.state.settings.db_url, datetime.now(UTC), unit or None, kind=kind or None,
                         session=session or None, supervisor=supervisor, page=max(1, min(page, 10_000)))
     return {"total": found.total, "page": found.page, "counts": found.counts, "cases": [c.to_json() for c in found.cases]}

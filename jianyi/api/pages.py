@@ -11,7 +11,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from jianyi import accounts
 from jianyi.api import views
-from jianyi.api.access import Forbidden, check_may_act, identity
+from jianyi.api.access import (
+    EXPORTS_AUDIT,
+    Forbidden,
+    check_may_act,
+    identity,
+    require,
+    stuck_scope,
+)
 from jianyi.api.app import (
     act,
     attachment,
@@ -32,7 +39,6 @@ from jianyi.queries import stuck_cases, timeline
 
 router = APIRouter(include_in_schema=False)
 Me = Annotated[Account, Depends(current_account)]
-SEES_STUCK = {Role.CONGRESS_OFFICE, Role.GOVERNMENT_OFFICE, Role.SUPERVISION_OFFICE, Role.SUPERVISOR, Role.AUDITOR, Role.ADMIN, Role.UNIT}
 
 
 def ready(account: Me) -> Account:
@@ -182,12 +188,8 @@ def _deputy(me: Account) -> None:
 # -- 卡住的建议 -------------------------------------------------------------------------------------------
 @router.get("/stuck", response_class=HTMLResponse)
 async def stuck_page(request: Request, me: Ready, unit: str = "", kind: str = "", session: str = "", page: int = 1) -> Response:
-    role = Role(me.role)
-    if role not in SEES_STUCK:
-        raise Forbidden("代表账号不能查看卡住的建议汇总")
-    if role == Role.UNIT:
-        unit = me.acts_as  # a unit sees its own
-    supervisor = me.acts_as if role == Role.SUPERVISOR else None
+    own_unit, supervisor = stuck_scope(me)
+    unit = own_unit or unit
     kind = kind if kind in {k.name for k in KINDS} else ""
     found = stuck_cases(request.app.state.settings.db_url, datetime.now(UTC), unit or None, kind=kind or None,
                         session=session or None, supervisor=supervisor, page=max(page, 1))
@@ -197,8 +199,7 @@ async def stuck_page(request: Request, me: Ready, unit: str = "", kind: str = ""
 # -- 审计: export ----------------------------------------------------------------------------------------
 @router.get("/suggestions/{suggestion_id}/export.{fmt}")
 async def export_case(request: Request, suggestion_id: str, fmt: str, me: Ready) -> Response:
-    if Role(me.role) not in (Role.AUDITOR, Role.ADMIN, Role.CONGRESS_OFFICE, Role.SUPERVISION_OFFICE):
-        raise Forbidden("只有审计人员、管理员、代表工委和督查室可以导出审计记录")
+    require(me, EXPORTS_AUDIT, "导出审计记录")
     await visible_case(request, me, suggestion_id)
     _, entries = timeline(request.app.state.settings.db_url, suggestion_id)
     return rows_response([_export_row(e) for e in entries], fmt, suggestion_id)

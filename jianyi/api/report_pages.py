@@ -9,7 +9,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
-from jianyi.api.access import Forbidden
+from jianyi.api.access import READS_FIGURES, Forbidden, require
 from jianyi.api.app import engine, render
 from jianyi.api.auth import check_csrf
 from jianyi.api.pages import Ready
@@ -24,13 +24,11 @@ from jianyi.reports.load import commitment_rows, load_cases
 from jianyi.reports.text import paragraph
 
 router = APIRouter(include_in_schema=False)
-READERS = {Role.CONGRESS_OFFICE, Role.GOVERNMENT_OFFICE, Role.SUPERVISION_OFFICE, Role.AUDITOR, Role.ADMIN}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _reader(me: Account) -> None:
-    if Role(me.role) not in READERS:
-        raise Forbidden("统计只对代表工委、政府办、督查室、审计人员和管理员开放")
+    require(me, READS_FIGURES, "查看统计")
 
 
 def bars(values: dict[str, float], unit: str = "%", width: int = 520) -> str:

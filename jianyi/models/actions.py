@@ -318,9 +318,12 @@ def rehandle(x: ActionContext[Any], reason: str) -> None:
 def escalate(x: ActionContext[Any], reason: str, cycle: str) -> None:
     """An escalation to 督查室: recorded, and told to 督查室, the unit and the congress office."""
     open_escalation(x.case, reason, x.at)
-    case = x.case
-    to = [office(case.offices.supervision), unit(case.lead_unit), office(case.offices.congress)]
-    x.tell("escalated", to, cycle=cycle, reason=reason)
+    x.tell("escalated", escalation_recipients(x.case), cycle=cycle, reason=reason)
+
+
+def escalation_recipients(case: CaseState) -> list[Recipient]:
+    """Every escalation is told to 督查室 (who acts), the unit and the congress office."""
+    return [office(case.offices.supervision), unit(case.lead_unit), office(case.offices.congress)]
 
 
 def open_escalation(case: CaseState, reason: str, at: datetime) -> EscalationRecord:

@@ -11,7 +11,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from jianyi.models.actions import deputy, message, office, open_escalation, unit
+from jianyi.models.actions import (
+    deputy,
+    escalation_recipients,
+    message,
+    office,
+    open_escalation,
+    unit,
+)
 from jianyi.models.case import CaseState, Effects, EvaluationRecord, MessageRequest, Recipient
 from jianyi.models.policy import at_hour, china_day, end_of_day
 from jianyi.models.states import AWAITING_REPLY, HANDLING_STATES, State
@@ -232,8 +239,7 @@ def _escalation_messages(
 ) -> list[MessageRequest]:
     """Open an escalation without moving the case; 督查室, the unit and the congress office hear it."""
     open_escalation(case, reason, now)
-    to = [office(case.offices.supervision), unit(case.lead_unit), office(case.offices.congress)]
-    return [message(case, kind, cycle, to, reason=reason, **context)]
+    return [message(case, kind, cycle, escalation_recipients(case), reason=reason, **context)]
 
 
 def expire_evaluation(case: CaseState, item: AgendaItem, now: datetime) -> Effects:
