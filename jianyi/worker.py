@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from jianyi.activities.channels import validate_channels
 from jianyi.activities.digests import DigestActivities
@@ -22,6 +23,11 @@ from jianyi.workflows.digest import DigestWorkflow
 from jianyi.workflows.suggestion import SuggestionWorkflow
 
 WORKFLOWS = [SuggestionWorkflow, DigestWorkflow]
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox, with every module passed through instead of imported again for each workflow."""
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
 
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
@@ -39,6 +45,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
             digests.compose_digest,
         ],
         activity_executor=executor,
+        workflow_runner=workflow_runner(),
     )
 
 

@@ -104,11 +104,12 @@ class NotifyActivities:
             claimed = list(db.exec(claim).scalars())  # type: ignore[call-overload]
             db.commit()
             rows, keep = list(db.exec(select(Outbox).where(Outbox.id.in_(claimed)).order_by(Outbox.id))), []  # type: ignore[union-attr]
+            states = dict(db.exec(select(Suggestion.id, Suggestion.state).where(Suggestion.id.in_({r.suggestion_id for r in rows}))).all())  # type: ignore[attr-defined]
             for row in rows:
-                case = db.get(Suggestion, row.suggestion_id)
-                reason = stale_reason(row.kind, case.state) if case else ""
+                state = states.get(row.suggestion_id)
+                reason = stale_reason(row.kind, state) if state else ""
                 if reason:
-                    row.status, row.last_error = "skipped", f"{reason}（{STATE_LABELS.get(case.state, case.state)}）"
+                    row.status, row.last_error = "skipped", f"{reason}（{STATE_LABELS.get(state, state)}）"  # type: ignore[arg-type]
                     db.add(row)
                 else:
                     keep.append(row)
@@ -121,16 +122,12 @@ class NotifyActivities:
             db.commit()
 
     def _mark(self, row_id: int | None, status: str, error: str) -> None:
+        sent_at = to_db(datetime.now(UTC)) if status == "sent" else Outbox.sent_at
         with session_for(self.settings.db_url) as db:
-            row = db.get(Outbox, row_id)
-            if row is None:
-                return
-            row.attempts += 1
-            row.status = status
-            row.last_error = mask_secrets(error)[:500]
-            if status == "sent":
-                row.sent_at = to_db(datetime.now(UTC))
-            db.add(row)
+            db.connection().execute(
+                update(Outbox).where(Outbox.id == row_id)  # type: ignore[arg-type]
+                .values(attempts=Outbox.attempts + 1, status=status, last_error=mask_secrets(error)[:500], sent_at=sent_at)
+            )
             db.commit()
 
 

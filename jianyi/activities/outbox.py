@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
+from sqlalchemy import bindparam, insert
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
@@ -45,14 +46,10 @@ def enqueue(
         ctx = {**context, **message.context}
         for r in message.recipients:
             name = settings.admin_name if r.kind == "admin" else r.name
-            existing = db.exec(
-                select(Outbox).where(
-                    Outbox.suggestion_id == source_id, Outbox.recipient == name,
-                    Outbox.kind == message.kind, Outbox.cycle == message.cycle,
-                )
-            ).first()
+            key = {"sid": source_id, "recipient": name, "kind": message.kind, "cycle": message.cycle}
+            existing = db.connection().execute(_EXISTING, key).scalar()
             if existing is not None:
-                ids.append(existing.id)  # type: ignore[arg-type]
+                ids.append(existing)
                 continue
             address, channel = address_of(db, name)
             subject, body = render(message.kind, name, ctx, templates_for(settings))
@@ -62,10 +59,15 @@ def enqueue(
                 status=("held" if held else "pending") if address else "no_address",
                 hold_until=to_db(deliver_at) if held else None,
             )
-            db.add(row)
-            db.flush()
-            ids.append(row.id)  # type: ignore[arg-type]
+            ids.append(db.connection().execute(_INSERT, row.model_dump(exclude={"id"})).scalar_one())
     return ids, deliver_at
+
+
+_EXISTING = select(Outbox.id).where(
+    Outbox.suggestion_id == bindparam("sid"), Outbox.recipient == bindparam("recipient"),
+    Outbox.kind == bindparam("kind"), Outbox.cycle == bindparam("cycle"),
+)
+_INSERT = insert(Outbox).returning(Outbox.id)
 
 
 def work_hour(text: str) -> time:
@@ -74,15 +76,18 @@ def work_hour(text: str) -> time:
 
 def address_of(db: DbSession, name: str) -> tuple[str, str]:
     """(address, channel) of a unit, deputy or supervisor, from its record: the channel it chose."""
-    found: HandlingUnit | Deputy | Supervisor | None = None
-    for table in (HandlingUnit, Deputy, Supervisor):
-        found = db.exec(select(table).where(table.name == name)).first()  # type: ignore[attr-defined]
+    for query in _ADDRESSES:
+        found = db.connection().execute(query, {"name": name}).first()
         if found is not None:
-            break
-    if found is None:
-        return "", "email"
-    channel = found.channel or "email"
-    return contact_address(channel, found.email, found.webhook_url, found.phone), channel
+            channel = found.channel or "email"
+            return contact_address(channel, found.email, found.webhook_url, found.phone), channel
+    return "", "email"
+
+
+_ADDRESSES = [
+    select(t.channel, t.email, t.webhook_url, t.phone).where(t.name == bindparam("name"))  # type: ignore[attr-defined]
+    for t in (HandlingUnit, Deputy, Supervisor)
+]
 
 
 def message_context(case: CaseState, settings: Settings) -> dict[str, Any]:

@@ -1,16 +1,25 @@
 """The projection: a case's rows written from the workflow's whole state, never incrementally.
 
-Each transition rewrites the suggestion row and its child rows (assignments, contacts, replies,
+Each transition writes the suggestion row and its child rows (assignments, contacts, replies,
 commitments, progress, evaluations, escalations) from ``CaseState``, so a transition that is
-later replaced leaves nothing behind. Deadline rows keep their history (one row per computation,
-tagged with the seq that computed it); ``current`` marks the live one of each kind.
+later replaced leaves nothing behind. A child table is rewritten only when its rows differ from
+what the last write left there: the suggestion row keeps a digest of each (``projected``).
+Deadline rows keep their history (one row per computation, tagged with the seq that computed
+it); ``current`` marks the live one of each kind.
+
+The writes are SQL statements (SQLAlchemy Core), not ORM units of work: a transition is one
+short transaction and the records activity runs for every one of them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, insert, or_, update
 from sqlmodel import Session as DbSession
 from sqlmodel import SQLModel, select
 
@@ -29,64 +38,77 @@ from jianyi.models.tables import (
     Suggestion,
 )
 
-CHILD_TABLES: tuple[type[SQLModel], ...] = (Assignment, Contact, Reply, Commitment, CommitmentProgress, Evaluation, Escalation)
+Rows = list[dict[str, Any]]
 
 
-def project(db: DbSession, case: CaseState, at: datetime) -> Suggestion:
-    """Write the case's current picture: its ``Suggestion`` row and every child row."""
-    row = _suggestion_row(db, case, at)
-    for table in CHILD_TABLES:
-        db.exec(delete(table).where(table.suggestion_id == case.id))  # type: ignore[attr-defined]
-    sid = case.id
+def project(db: DbSession, case: CaseState, at: datetime, chain: tuple[int, str]) -> None:
+    """Write the case's current picture: its ``Suggestion`` row (with the audit chain's head) and
+    every child table whose rows changed."""
+    sid, conn = case.id, db.connection()
+    found = conn.execute(_CURRENT, {"sid": sid}).first()
+    closed_at, digests = (found[0], dict(found[1] or {})) if found else (None, {})
+    for name, (table, rows_of) in CHILDREN.items():
+        rows = rows_of(case)
+        digest = _digest(rows)
+        if digests.get(name) == digest:
+            continue
+        conn.execute(_CLEAR[name], {"sid": sid})
+        if rows:
+            conn.execute(insert(table), rows)
+        digests[name] = digest
+    values = suggestion_values(case, at, closed_at)
+    values.update(chain_seq=chain[0], chain_hash=chain[1], projected=digests)
+    if found is None:
+        conn.execute(insert(Suggestion), {"id": sid, **values})
+    else:
+        conn.execute(_UPDATE, {"sid": sid, **values})
+
+
+def suggestion_values(case: CaseState, at: datetime, closed_at: datetime | None) -> dict[str, Any]:
+    """The columns of a case's ``Suggestion`` row."""
+    s, dl, handling = case.submission, case.deadlines, case.handling_deadline
+    lead = next((a for a in case.assignments if a.active and a.role == "主办"), None)
+    reached = [r for r in case.replies if r.reached_deputy]
+    values: dict[str, Any] = dict(
+        session=s.session, number=s.display_number, title=s.title, text=s.text, category=s.category, period=s.period,
+        lead_deputy=s.lead_deputy, co_signers=list(s.co_signers), state=case.state, round=case.round,
+        lead_unit=case.lead_unit, co_handlers=list(case.co_handlers), key_supervision=case.key_supervision,
+        supervisor=case.supervisor, overdue=case.overdue, escalation_count=case.escalation_count, outcome=case.outcome,
+        on_time=case.on_time, merged_into=case.merged_into, error=case.error,
+        submitted_at=to_db(case.submitted_at), assigned_at=to_db(case.assigned_at),
+        signed_at=to_db(lead.signed_at) if lead else None,
+        replied_at=to_db(reached[-1].replied_at) if reached else None,
+        reply_due=to_db(handling.due_at) if handling else None,
+        provisional_deadlines=any(d.provisional for d in dl.values()),
+        closed_at=closed_at if closed_at is not None or case.state != "closed" else to_db(at),
+        updated_at=to_db(at),
+    )
+    for kind in ("sign", "co_opinion", "evaluation", "assign", "review", "rectify"):
+        values[f"{kind}_due"] = to_db(dl[kind].due_at) if kind in dl else None
+    return values
+
+
+def _digest(rows: Rows) -> str:
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+# -- the child tables, each with the rows the case gives it ---------------------------------------------
+def _assignment_rows(case: CaseState) -> Rows:
     due = to_db(case.handling_deadline.due_at) if case.handling_deadline else None
-    db.add_all(
-        Assignment(suggestion_id=sid, **a.model_dump(exclude={"adjustment_asked", "due_at"}), due_at=due if a.active else a.due_at)
+    return [
+        {"suggestion_id": case.id, **a.model_dump(exclude={"adjustment_asked", "due_at"}), "due_at": due if a.active else a.due_at}
         for a in case.assignments
         if a.unit
-    )
-    db.add_all(Contact(suggestion_id=sid, **c.model_dump()) for c in case.contacts)
-    db.add_all(_reply_rows(case))
-    db.add_all(_commitment_rows(case))
-    db.add_all(CommitmentProgress(suggestion_id=sid, **p.model_dump()) for p in case.progress)
-    db.add_all(Evaluation(suggestion_id=sid, **e.model_dump()) for e in case.evaluations)
-    db.add_all(_escalation_rows(case))
-    return row
+    ]
 
 
-def _suggestion_row(db: DbSession, case: CaseState, at: datetime) -> Suggestion:
-    s = case.submission
-    row = db.get(Suggestion, case.id) or Suggestion(
-        id=case.id, session=s.session, number=s.display_number, title=s.title, lead_deputy=s.lead_deputy, state=case.state
-    )
-    dl = case.deadlines
-    handling = case.handling_deadline
-    row.title, row.text, row.category, row.period = s.title, s.text, s.category, s.period
-    row.co_signers = list(s.co_signers)
-    row.state, row.round = case.state, case.round
-    row.lead_unit, row.co_handlers = case.lead_unit, list(case.co_handlers)
-    row.key_supervision, row.supervisor = case.key_supervision, case.supervisor
-    row.overdue, row.escalation_count = case.overdue, case.escalation_count
-    row.outcome, row.on_time = case.outcome, case.on_time
-    row.merged_into, row.error = case.merged_into, case.error
-    row.submitted_at, row.assigned_at = to_db(case.submitted_at), to_db(case.assigned_at)
-    lead = next((a for a in case.assignments if a.active and a.role == "主办"), None)
-    row.signed_at = to_db(lead.signed_at) if lead else None
-    reached = [r for r in case.replies if r.reached_deputy]
-    row.replied_at = to_db(reached[-1].replied_at) if reached else None
-    row.reply_due = to_db(handling.due_at) if handling else None
-    for kind in ("sign", "co_opinion", "evaluation", "assign", "review", "rectify"):
-        setattr(row, f"{kind}_due", to_db(dl[kind].due_at) if kind in dl else None)
-    row.provisional_deadlines = any(d.provisional for d in dl.values())
-    if case.state == "closed" and row.closed_at is None:
-        row.closed_at = to_db(at)
-    row.updated_at = to_db(at)
-    db.add(row)
-    return row
+def _contact_rows(case: CaseState) -> Rows:
+    return [{"suggestion_id": case.id, **c.model_dump()} for c in case.contacts]
 
 
-def _reply_rows(case: CaseState) -> list[Reply]:
+def _reply_rows(case: CaseState) -> Rows:
     return [
-        Reply(
+        dict(
             suggestion_id=case.id, round=r.round, unit=r.unit, reply_class=r.reply_class, text=r.text, signed_by=r.signed_by,
             replied_at=to_db(r.replied_at), on_time=r.on_time, review_status=r.review_status, reviewed_at=to_db(r.reviewed_at),
             attachment_name=r.attachment_name, attachment_sha256=r.attachment_sha256,
@@ -95,12 +117,12 @@ def _reply_rows(case: CaseState) -> list[Reply]:
     ]
 
 
-def _commitment_rows(case: CaseState) -> list[Commitment]:
+def _commitment_rows(case: CaseState) -> Rows:
     def status(fulfilled: bool, missed: bool) -> str:
         return "已兑现" if fulfilled else "逾期" if missed else "未兑现"
 
     return [
-        Commitment(
+        dict(
             suggestion_id=case.id, number=c.number, round=c.round, text=c.text, promised_date=c.promised_date,
             status=status(c.fulfilled, c.missed), fulfilled_at=to_db(c.fulfilled_at), fulfilment=c.fulfilment,
         )
@@ -108,10 +130,18 @@ def _commitment_rows(case: CaseState) -> list[Commitment]:
     ]
 
 
-def _escalation_rows(case: CaseState) -> list[Escalation]:
+def _progress_rows(case: CaseState) -> Rows:
+    return [{"suggestion_id": case.id, **p.model_dump()} for p in case.progress]
+
+
+def _evaluation_rows(case: CaseState) -> Rows:
+    return [{"suggestion_id": case.id, **e.model_dump()} for e in case.evaluations]
+
+
+def _escalation_rows(case: CaseState) -> Rows:
     rectify = case.deadlines.get("rectify")
     return [
-        Escalation(
+        dict(
             suggestion_id=case.id, number=e.number, reason=e.reason, escalated_at=to_db(e.escalated_at), steps=list(e.steps),
             rectify_due=to_db(rectify.due_at) if rectify and e.open and e.steps else None,
             resolution=e.resolution, resolved_at=to_db(e.resolved_at),
@@ -120,26 +150,54 @@ def _escalation_rows(case: CaseState) -> list[Escalation]:
     ]
 
 
+CHILDREN: dict[str, tuple[type[SQLModel], Callable[[CaseState], Rows]]] = {
+    "assignment": (Assignment, _assignment_rows),
+    "contact": (Contact, _contact_rows),
+    "reply": (Reply, _reply_rows),
+    "commitment": (Commitment, _commitment_rows),
+    "progress": (CommitmentProgress, _progress_rows),
+    "evaluation": (Evaluation, _evaluation_rows),
+    "escalation": (Escalation, _escalation_rows),
+}
+CHILD_TABLES: tuple[type[SQLModel], ...] = tuple(table for table, _ in CHILDREN.values())
+# the statements, built once (SQLAlchemy caches their compiled form)
+_CURRENT = select(Suggestion.closed_at, Suggestion.projected).where(Suggestion.id == bindparam("sid"))
+_UPDATE = update(Suggestion).where(Suggestion.id == bindparam("sid"))
+_CLEAR = {name: delete(table).where(table.suggestion_id == bindparam("sid")) for name, (table, _) in CHILDREN.items()}  # type: ignore[attr-defined]
+
+
+# -- deadlines ---------------------------------------------------------------------------------------
 def store_deadlines(db: DbSession, t: Transition, computed: dict[str, ComputedDeadline], case: CaseState) -> None:
     """Keep every computed deadline; the newest of each kind still in the case is the current one."""
-    for kind, d in computed.items():
-        db.add(
-            DeadlineRow(
-                suggestion_id=t.suggestion_id, seq=t.seq, kind=kind, due_at=to_db(d.due_at), last_day=d.last_day,
-                start=to_db(d.start), rule=d.rule, unit=d.unit.value, explanation=d.explanation,
-                skipped=[s.model_dump(mode="json") for s in d.skipped], calendar_version=d.calendar_version,
-                provisional=d.provisional, computed_at=to_db(t.at), current=False,
-            )
+    sid, live, conn = t.suggestion_id, list(case.deadlines), db.connection()
+    conn.execute(_RETIRE, {"sid": sid, "computed": list(computed), "live": live})
+    rows = [
+        dict(
+            suggestion_id=sid, seq=t.seq, kind=kind, due_at=to_db(d.due_at), last_day=d.last_day, start=to_db(d.start),
+            rule=d.rule, unit=d.unit.value, explanation=d.explanation, skipped=[s.model_dump(mode="json") for s in d.skipped],
+            calendar_version=d.calendar_version, provisional=d.provisional, computed_at=to_db(t.at), current=kind in live,
         )
-    db.flush()
-    mark_current(db, t.suggestion_id, case)
+        for kind, d in computed.items()
+    ]
+    if rows:
+        conn.execute(insert(DeadlineRow), rows)
+
+
+# the current rows of the kinds computed now, or no longer in the case, stop being current
+_RETIRE = (
+    update(DeadlineRow)
+    .where(DeadlineRow.suggestion_id == bindparam("sid"), DeadlineRow.current)  # type: ignore[arg-type]
+    .where(or_(DeadlineRow.kind.in_(bindparam("computed", expanding=True)), DeadlineRow.kind.not_in(bindparam("live", expanding=True))))  # type: ignore[attr-defined]
+    .values(current=False)
+)
 
 
 def mark_current(db: DbSession, suggestion_id: str, case: CaseState) -> None:
-    rows = list(db.exec(select(DeadlineRow).where(DeadlineRow.suggestion_id == suggestion_id).order_by(DeadlineRow.id)))
-    latest = {r.kind: r.id for r in rows}
-    for r in rows:
-        current = r.kind in case.deadlines and latest[r.kind] == r.id
-        if r.current != current:
-            r.current = current
-            db.add(r)
+    """Mark afresh which row of each kind is current (after rows were removed)."""
+    rows = db.exec(select(DeadlineRow.id, DeadlineRow.kind, DeadlineRow.current)
+                   .where(DeadlineRow.suggestion_id == suggestion_id).order_by(DeadlineRow.id)).all()  # type: ignore[arg-type]
+    latest = {kind: row_id for row_id, kind, _ in rows}
+    for row_id, kind, current in rows:
+        now_current = kind in case.deadlines and latest[kind] == row_id
+        if current != now_current:
+            db.exec(update(DeadlineRow).where(DeadlineRow.id == row_id).values(current=now_current))  # type: ignore[call-overload,arg-type]

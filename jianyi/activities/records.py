@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, insert
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 from temporalio import activity
@@ -21,6 +21,7 @@ from jianyi.activities.calendar import compute_requested, load_calendar
 from jianyi.activities.outbox import admin_notices, enqueue, message_context
 from jianyi.activities.projection import mark_current, project, store_deadlines
 from jianyi.models.audit import GENESIS, event_hash, hashed_fields, transition_hash
+from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import AdminNoticeRequest, Recorded, Transition
 from jianyi.models.db import session_for, to_db
 from jianyi.models.policy import ComputedDeadline
@@ -36,7 +37,9 @@ class RecordActivities:
     def record_transition(self, t: Transition) -> Recorded:
         content = transition_hash(t)
         with session_for(self.settings.db_url) as db:
-            done = db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == t.suggestion_id, AuditEvent.seq == t.seq)).first()
+            at_seq = AuditEvent.suggestion_id == t.suggestion_id, AuditEvent.seq == t.seq
+            written = db.exec(select(AuditEvent.content_hash).where(*at_seq)).first()
+            done = db.exec(select(AuditEvent).where(*at_seq)).one() if written is not None else None
             if done is not None and done.content_hash in (content, ""):
                 return _replayed(db, done)
             replaced = _undo(db, t, done) if done is not None else None
@@ -45,13 +48,11 @@ class RecordActivities:
             return recorded
 
     def _write(self, db: DbSession, t: Transition, content: str, replaced: dict[str, Any] | None) -> Recorded:
-        calendar = load_calendar(db)
+        # the calendar only when a deadline is computed or a notice is held to working hours
+        calendar = load_calendar(db) if t.deadlines or (t.messages and self.settings.quiet_hours) else WorkCalendar()
         deadlines = compute_requested(t.deadlines, t.case.policy, calendar)
-        case = t.case.model_copy(deep=True)
-        case.deadlines.update(deadlines)
-        for kind in t.drop_deadlines:
-            case.deadlines.pop(kind, None)
-        row = project(db, case, t.effective_at)
+        merged = {**t.case.deadlines, **deadlines}
+        case = t.case.model_copy(update={"deadlines": {k: d for k, d in merged.items() if k not in t.drop_deadlines}})
         store_deadlines(db, t, deadlines, case)
         if t.reminder:
             _store_reminders(db, t)
@@ -65,7 +66,7 @@ class RecordActivities:
         if replaced:
             payload["replaced"] = replaced
         event = append_event(db, t, payload, content)
-        row.chain_seq, row.chain_hash = event.seq, event.hash
+        project(db, case, t.effective_at, chain=(event.seq, event.hash))
         return Recorded(deadlines=deadlines, outbox_ids=outbox_ids, deliver_at=deliver_at, seq=t.seq, key=t.key,
                         content_hash=content, replaced=replaced is not None)
 
@@ -106,18 +107,19 @@ def _undo(db: DbSession, t: Transition, done: AuditEvent) -> dict[str, Any]:
     return gone
 
 
+_CHAIN_HEAD = select(AuditEvent.hash).where(AuditEvent.suggestion_id == bindparam("sid")).order_by(AuditEvent.seq.desc()).limit(1)  # type: ignore[attr-defined]
+
+
 def append_event(db: DbSession, t: Transition, payload: dict[str, Any], content: str) -> AuditEvent:
-    prev = db.exec(
-        select(AuditEvent).where(AuditEvent.suggestion_id == t.suggestion_id).order_by(AuditEvent.seq.desc())  # type: ignore[attr-defined]
-    ).first()
+    prev = db.connection().execute(_CHAIN_HEAD, {"sid": t.suggestion_id}).scalar()
     event = AuditEvent(
         suggestion_id=t.suggestion_id, seq=t.seq, actor=t.actor, role=t.role, action=t.action,
         from_state=t.from_state, to_state=t.to_state, payload=_jsonable(payload),
-        at=to_db(t.at), effective_at=to_db(t.effective_at), prev_hash=prev.hash if prev else GENESIS, hash="",
+        at=to_db(t.at), effective_at=to_db(t.effective_at), prev_hash=prev or GENESIS, hash="",
         key=t.key, content_hash=content,
     )
     event.hash = event_hash(event.prev_hash, hashed_fields(event))
-    db.add(event)
+    db.connection().execute(insert(AuditEvent), event.model_dump(exclude={"id"}))
     return event
 
 
@@ -129,9 +131,9 @@ def _store_reminders(db: DbSession, t: Transition) -> None:
     """The agenda item fired, and the stale ones of its group that were skipped with it."""
     r = t.reminder
     assert r is not None
-    for item, skipped in [(r, False), *((s, True) for s in r.stale)]:
-        db.add(Reminder(suggestion_id=t.suggestion_id, kind=item.kind, cycle=item.cycle, due_at=to_db(item.due_at),
-                        fired_at=to_db(t.at), skipped=skipped, seq=t.seq))
+    rows = [dict(suggestion_id=t.suggestion_id, kind=item.kind, cycle=item.cycle, due_at=to_db(item.due_at), fired_at=to_db(t.at),
+                 skipped=skipped, seq=t.seq) for item, skipped in [(r, False), *((s, True) for s in r.stale)]]
+    db.connection().execute(insert(Reminder), rows)
 
 
 __all__ = ["RecordActivities", "append_event"]

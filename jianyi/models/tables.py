@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -75,7 +75,17 @@ class CalendarYear(SQLModel, table=True):
 
 
 # -- the records of a suggestion -------------------------------------------------------------
+def _stuck_indexes() -> tuple[Index, ...]:
+    """What the stuck view counts and pages by (models/stuck.py): each kind's state and due date, and
+    the rare 处理异常 rows, so no kind reads the whole table."""
+    dues = ("reply_due", "sign_due", "assign_due", "review_due", "co_opinion_due")
+    error = text("error != ''")
+    return (*(Index(f"ix_suggestion_state_{d}", "state", d) for d in dues),
+            Index("ix_suggestion_with_error", "state", sqlite_where=error, postgresql_where=error))
+
+
 class Suggestion(SQLModel, table=True):
+    __table_args__ = _stuck_indexes()
     id: str = Field(primary_key=True)  # the workflow id: suggestion-<session>-<number>
     session: str = Field(index=True)
     number: str  # 第40号 / 闭会第33号
@@ -112,6 +122,8 @@ class Suggestion(SQLModel, table=True):
     error: str = ""  # 处理异常: an unforeseen failure the workflow surfaced
     chain_seq: int = 0  # the audit chain's head: a deleted last event is caught against it
     chain_hash: str = ""
+    # a digest of each child table's rows as the last write left them (activities/projection.py)
+    projected: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
     updated_at: datetime | None = None
 
 
