@@ -80,7 +80,13 @@ class Settings(BaseSettings):
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.var_dir / 'jianyi.db').resolve()}"
+        return self.database_url or _sqlite_url(self.var_dir if self.var_dir.is_absolute() else Path.cwd() / self.var_dir)
+
+
+@lru_cache(maxsize=64)
+def _sqlite_url(var_dir: Path) -> str:
+    """The embedded records database's URL (resolving the path once: every activity asks for it)."""
+    return f"sqlite:///{(var_dir / 'jianyi.db').resolve()}"
 
 
 @lru_cache

@@ -101,7 +101,7 @@ class NotifyActivities:
         with session_for(self.settings.db_url) as db:
             claimable = or_(Outbox.status.in_(DELIVERABLE), and_(Outbox.status == "sending", Outbox.claimed_at < now - CLAIM_EXPIRES))  # type: ignore[attr-defined,operator]
             claim = update(Outbox).where(Outbox.id.in_(ids), claimable).values(status="sending", claimed_at=now).returning(Outbox.id)  # type: ignore[union-attr]
-            claimed = list(db.exec(claim).scalars())  # type: ignore[call-overload]
+            claimed = list(db.connection().execute(claim).scalars())
             db.commit()
             rows, keep = list(db.exec(select(Outbox).where(Outbox.id.in_(claimed)).order_by(Outbox.id))), []  # type: ignore[union-attr]
             states = dict(db.exec(select(Suggestion.id, Suggestion.state).where(Suggestion.id.in_({r.suggestion_id for r in rows}))).all())  # type: ignore[attr-defined]
