@@ -124,7 +124,8 @@ async def _drive(client: Client, cases: int, in_flight: int) -> float:
 
 
 if __name__ == "__main__":
-    from bench.skeleton import run_skeleton as imported  # the sandbox imports workflows by module name, not __main__
+    # the sandbox imports a workflow by its module's name, never __main__
+    from bench.skeleton import run_skeleton as imported
 
     rate = asyncio.run(imported())
     print(f"skeleton: {rate:.2f} cases/s (60 cases, 20 in flight, one in-process worker)")

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from sqlalchemy import insert
 
-from jianyi.models.db import engine_for, load_calendar, session_for
-from jianyi.models.stuck import find_stuck
+from jianyi.models.db import engine_for, load_calendar, refresh_statistics, session_for
+from jianyi.models.stuck import find_stuck, stuck_counts, stuck_from
 from jianyi.models.tables import Assignment, Escalation, Suggestion
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -41,12 +41,16 @@ def build(url: str, n: int) -> None:
                          category="", period="大会期间", lead_deputy="代表", co_signers=[], state=state, round=1, lead_unit=unit,
                          co_handlers=[], key_supervision=rng.random() < 0.02, supervisor="", overdue=False, escalation_count=0,
                          reply_due=due, sign_due=due - timedelta(days=80), review_due=due - timedelta(days=85),
-                         co_opinion_due=due - timedelta(days=60), outcome="", provisional_deadlines=False, merged_into="", error="",
+                         co_opinion_due=due - timedelta(days=60), outcome="", open_escalations=0, missed_commitments=0, missing_co_opinions=0, provisional_deadlines=False, merged_into="", error="",
                          chain_seq=0, chain_hash=""))
+        row = rows[-1]
         if rng.random() < 0.3:
-            assignments.append(dict(suggestion_id=rows[-1]["id"], unit=rng.choice(UNITS), role="协办", assigned_at=NOW, active=True, opinion=""))
+            assignments.append(dict(suggestion_id=row["id"], unit=rng.choice(UNITS), role="协办", assigned_at=NOW, active=True, opinion=""))
+            row["missing_co_opinions"] = 1
         if state == "handling" and rng.random() < 0.05:
-            escalations.append(dict(suggestion_id=rows[-1]["id"], number=1, reason="逾期未答复", escalated_at=NOW - timedelta(days=3), steps=[]))
+            escalations.append(dict(suggestion_id=row["id"], number=1, reason="逾期未答复", escalated_at=NOW - timedelta(days=3), steps=[]))
+            row["open_escalations"] = 1
+        row["stuck_from"] = stuck_from(row)  # as the projection keeps it
     engine = engine_for(url)
     with engine.begin() as conn:
         for table, data in ((Suggestion, rows), (Assignment, assignments), (Escalation, escalations)):
@@ -65,14 +69,16 @@ def timed(fn, times: int = 40) -> tuple[float, float]:  # noqa: ANN001
 
 
 def measure(url: str, label: str) -> None:
+    refresh_statistics(engine_for(url))  # as `jianyi up`, the worker and `admin migrate` do at start
     with session_for(url) as db:
         calendar = load_calendar(db)
         page = lambda **kw: find_stuck(db, NOW, calendar=calendar, **kw)  # noqa: E731
         total = page().total
         for what, fn in (("first page, all units", lambda: page()), ("first page, one unit", lambda: page(unit=UNITS[3])),
-                         ("one kind (overdue)", lambda: page(kind="overdue"))):
+                         ("one kind (overdue)", lambda: page(kind="overdue")), ("counts per kind", lambda: stuck_counts(db, NOW)),
+                         ("counts, one unit", lambda: stuck_counts(db, NOW, unit=UNITS[3]))):
             p50, p95 = timed(fn)
-            print(f"  {label:<10} {what:<24} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({total} stuck)")
+            print(f"  {label:<10} {what:<24} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   ({total:,} stuck; a page: its 50 rows, their reasons and the counts)")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ import pytest
 from helpers import CONGRESS, case_handle, do, quiesce, skip_past, suggestion
 
 from jianyi.models.db import session_for
+from jianyi.models.stuck import stuck_from
 from jianyi.models.tables import Assignment, Commitment, Escalation, Suggestion
 from jianyi.queries import stuck_cases
 
@@ -19,9 +20,12 @@ pytestmark = pytest.mark.both_databases  # the records layer, on SQLite and Post
 
 
 def case(db, n: int, state: str, **kw) -> str:  # noqa: ANN001
+    """A suggestion row as the projection writes it: with its facts and ``stuck_from``."""
     sid = f"suggestion-16-3-{n}"
-    db.add(Suggestion(id=sid, session="16-3", number=f"第{n}号", title=f"建议{n}", lead_deputy="杨永兵", state=state,
-                      lead_unit=kw.pop("lead_unit", "区城管局"), **kw))
+    row = Suggestion(id=sid, session="16-3", number=f"第{n}号", title=f"建议{n}", lead_deputy="杨永兵", state=state,
+                     lead_unit=kw.pop("lead_unit", "区城管局"), **kw)
+    row.stuck_from = stuck_from(row.model_dump())
+    db.add(row)
     return sid
 
 
@@ -32,9 +36,9 @@ def fill(settings) -> dict[str, str]:  # noqa: ANN001
             "overdue": case(db, 2, "handling", reply_due=NOW - 12 * DAY),
             "unsigned": case(db, 3, "assigned", sign_due=NOW - 3 * DAY, reply_due=NOW + 60 * DAY),
             "not_reviewed": case(db, 4, "submitted", review_due=NOW - 2 * DAY),
-            "co_opinion": case(db, 5, "handling", co_opinion_due=NOW - 4 * DAY, reply_due=NOW + 50 * DAY),
-            "commitment_missed": case(db, 6, "follow_up"),
-            "escalated": case(db, 7, "handling", reply_due=NOW + 20 * DAY, lead_unit="区水务局"),
+            "co_opinion": case(db, 5, "handling", co_opinion_due=NOW - 4 * DAY, reply_due=NOW + 50 * DAY, missing_co_opinions=1),
+            "commitment_missed": case(db, 6, "follow_up", missed_commitments=1),
+            "escalated": case(db, 7, "handling", reply_due=NOW + 20 * DAY, lead_unit="区水务局", open_escalations=1),
             "evaluation": case(db, 8, "replied", replied_at=NOW - 5 * DAY),
             "fine": case(db, 9, "handling", reply_due=NOW + 40 * DAY),
             "closed": case(db, 10, "closed", reply_due=NOW - 40 * DAY),

@@ -26,6 +26,7 @@ from sqlmodel import SQLModel, select
 from jianyi.models.case import CaseState, Transition
 from jianyi.models.db import to_db
 from jianyi.models.policy import ComputedDeadline
+from jianyi.models.stuck import stuck_from
 from jianyi.models.tables import (
     Assignment,
     Commitment,
@@ -85,6 +86,12 @@ def suggestion_values(case: CaseState, at: datetime, closed_at: datetime | None)
     )
     for kind in ("sign", "co_opinion", "evaluation", "assign", "review", "rectify"):
         values[f"{kind}_due"] = to_db(dl[kind].due_at) if kind in dl else None
+    values.update(
+        open_escalations=sum(e.open for e in case.escalations),
+        missed_commitments=sum(c.missed and not c.fulfilled for c in case.commitments),
+        missing_co_opinions=sum(a.role == "协办" and a.active and not a.opinion for a in case.assignments if a.unit),
+    )
+    values["stuck_from"] = stuck_from(values)
     return values
 
 

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from importlib.metadata import version
 
 import chinese_calendar
@@ -91,7 +91,7 @@ class WorkCalendar:
             return day.weekday() < 5
         if day.year in self.loaded_years:
             return day.weekday() < 5
-        return chinese_calendar.is_workday(day)
+        return _package_workday(day)
 
     def reason_off(self, day: date) -> str:
         """Why ``day`` is not a working day, in Chinese (for explanations)."""
@@ -173,3 +173,9 @@ def missing_holidays(overrides: list[DayOverride], year: int) -> list[str]:
     """The statutory holidays of ``year`` that no rest day in ``overrides`` names."""
     names = " ".join(o.name for o in overrides if o.day.year == year and not o.workday)
     return [h for h in STATUTORY_HOLIDAYS if h not in names]
+
+
+@lru_cache(maxsize=16384)
+def _package_workday(day: date) -> bool:
+    """The package's answer, kept: it checks its arguments at length and every count asks it day by day."""
+    return chinese_calendar.is_workday(day)

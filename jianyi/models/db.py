@@ -100,8 +100,18 @@ def migrate_database(url: str) -> tuple[str | None, str]:
         prepare(engine, migrate=True)
     except Exception as exc:  # noqa: BLE001  (each revision runs in a transaction: a failed one leaves the database as it was)
         raise DatabaseProblem(f"记录数据库从 {before or '空库'} 升级失败：{type(exc).__name__}: {exc}。请备份数据库后联系维护人员。") from None
+    refresh_statistics(engine)
     engine_for.cache_clear()
     return before, migrations.current(engine) or ""
+
+
+def refresh_statistics(engine: Engine) -> None:
+    """Let the query planner know the tables' sizes (the stuck view's counts depend on it): SQLite keeps
+    no statistics by itself; PostgreSQL's autovacuum does, ANALYZE here only makes it current at once."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            conn.exec_driver_sql("PRAGMA analysis_limit=2000")  # sampled: quick even on a national year
+        conn.exec_driver_sql("ANALYZE")
 
 
 def safe_url(url: str) -> str:

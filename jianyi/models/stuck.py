@@ -1,18 +1,17 @@
 """What makes a case stuck, each kind defined once (DESIGN §2a): as a Python predicate where the
-workflow needs it (overdue) and as one SQL expression that `jianyi stuck`, the daily digest and
-the web page all query. Small named queries, in the manner of Alaveteli's ``OverdueQuery``.
+workflow needs it (overdue) and as clauses over the suggestion row that `jianyi stuck`, the daily
+digest and the web page all query. Small named queries, in the manner of Alaveteli's ``OverdueQuery``.
 
 The query runs in the caller's database session; day counts are computed only for the rows shown.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_
+from sqlalchemy import and_, case, func, literal_column, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session as DbSession
 from sqlmodel import select
@@ -20,8 +19,8 @@ from sqlmodel import select
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.db import to_db
 from jianyi.models.policy import china_day, due_text
-from jianyi.models.states import AWAITING_REPLY, STATE_LABELS, TERMINAL_VALUES, State
-from jianyi.models.tables import Assignment, Commitment, Escalation, Suggestion
+from jianyi.models.states import AWAITING_REPLY, OPEN_VALUES, STATE_LABELS, TERMINAL_VALUES, State
+from jianyi.models.tables import Assignment, Escalation, Suggestion
 
 S = Suggestion
 
@@ -31,68 +30,72 @@ def is_overdue(state: str, reply_due: datetime | None, now: datetime) -> bool:
     return state in AWAITING_REPLY and reply_due is not None and reply_due < now
 
 
-# -- the kinds, in order of urgency: each a SQL predicate over the suggestion row at ``now`` ---------
-def processing_error(now: datetime) -> ColumnElement[bool]:
-    return S.error != ""  # type: ignore[return-value]
+# -- the kinds, in order of urgency ----------------------------------------------------------------
+# Each kind is a few clauses over the suggestion row alone: its state is one of ``states``, the
+# ``flag`` column (a fact the projection keeps: an error text, a count of open escalations, of
+# missed commitments, of co-handler opinions still missing) is set, and the ``due`` column has
+# passed. From these one declaration come both the SQL predicate (the counts and the pages) and
+# ``stuck_from``, the moment a row becomes stuck by any kind, kept on the row so that the number
+# of stuck cases is one indexed count.
+@dataclass(frozen=True)
+class Clause:
+    states: tuple[str, ...]
+    due: str | None = None  # a Suggestion column; None: stuck as soon as the state and flag hold
+    flag: str | None = None  # a Suggestion column that must be set (non-empty text, count above 0)
 
+    def sql(self, now: datetime) -> ColumnElement[bool]:
+        terms = [S.state.in_(self.states) if len(self.states) > 1 else S.state == self.states[0]]  # type: ignore[attr-defined]
+        if self.flag:  # constants written into the SQL, so the planner can match the partial indexes
+            column = getattr(S, self.flag)
+            terms.append(column != literal_column("''") if self.flag == "error" else column > literal_column("0"))
+        if self.due:
+            terms.append(getattr(S, self.due) < now)
+        return and_(*terms)
 
-def with_supervision_office(now: datetime) -> ColumnElement[bool]:
-    open_escalation = S.id.in_(select(Escalation.suggestion_id).where(Escalation.resolved_at.is_(None)))  # type: ignore[union-attr,attr-defined]
-    return or_(S.state == State.ESCALATED, and_(S.state.not_in(TERMINAL_VALUES), open_escalation))  # type: ignore[attr-defined]
-
-
-def overdue(now: datetime) -> ColumnElement[bool]:
-    return and_(S.state.in_([str(s) for s in AWAITING_REPLY]), S.reply_due < now)  # type: ignore[attr-defined,operator]
-
-
-def commitment_missed(now: datetime) -> ColumnElement[bool]:
-    missed = S.id.in_(select(Commitment.suggestion_id).where(Commitment.status == "逾期"))  # type: ignore[attr-defined]
-    return and_(S.state == State.FOLLOW_UP, missed)
-
-
-def unsigned_past_window(now: datetime) -> ColumnElement[bool]:
-    return and_(S.state == State.ASSIGNED, S.sign_due < now)  # type: ignore[operator]
-
-
-def not_assigned_in_time(now: datetime) -> ColumnElement[bool]:
-    return and_(S.state == State.REGISTERED, S.assign_due < now)  # type: ignore[operator]
-
-
-def not_reviewed_in_time(now: datetime) -> ColumnElement[bool]:
-    return and_(S.state == State.SUBMITTED, S.review_due < now)  # type: ignore[operator]
-
-
-def co_opinion_overdue(now: datetime) -> ColumnElement[bool]:
-    missing = S.id.in_(  # type: ignore[attr-defined]
-        select(Assignment.suggestion_id).where(Assignment.role == "协办", Assignment.active, Assignment.opinion == "")
-    )
-    working = S.state.in_([State.ASSIGNED, State.HANDLING, State.REHANDLING])  # type: ignore[attr-defined]
-    return and_(working, S.co_opinion_due < now, missing)  # type: ignore[operator]
-
-
-def waiting_for_evaluation(now: datetime) -> ColumnElement[bool]:
-    return S.state == State.REPLIED  # type: ignore[return-value]
+    def since(self, row: dict[str, Any]) -> datetime | None:
+        """When this clause starts to hold for ``row`` as it stands (None: it does not)."""
+        if row["state"] not in self.states or (self.flag and not row.get(self.flag)):
+            return None
+        return to_db(row.get(self.due)) if self.due else EPOCH
 
 
 @dataclass(frozen=True)
 class Kind:
     name: str
     label: str
-    predicate: Callable[[datetime], ColumnElement[bool]]
+    clauses: tuple[Clause, ...]
 
+    def predicate(self, now: datetime) -> ColumnElement[bool]:
+        return or_(*(c.sql(now) for c in self.clauses)) if len(self.clauses) > 1 else self.clauses[0].sql(now)
+
+
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_OPEN = tuple(OPEN_VALUES)
+_WORKING = (State.ASSIGNED.value, State.HANDLING.value, State.REHANDLING.value)
 
 KINDS: tuple[Kind, ...] = (
-    Kind("error", "处理异常", processing_error),
-    Kind("escalated", "督查室督办中", with_supervision_office),
-    Kind("overdue", "逾期未答复", overdue),
-    Kind("commitment_missed", "承诺事项逾期未兑现", commitment_missed),
-    Kind("unsigned", "超过签收期限未签收", unsigned_past_window),
-    Kind("not_assigned", "闭会期间建议超过交办期限未交办", not_assigned_in_time),
-    Kind("not_reviewed", "超过阅看期限未阅看", not_reviewed_in_time),
-    Kind("co_opinion", "协办意见逾期", co_opinion_overdue),
-    Kind("evaluation", "等待代表评价", waiting_for_evaluation),
+    Kind("error", "处理异常", (Clause(_OPEN, flag="error"),)),
+    Kind("escalated", "督查室督办中", (Clause((State.ESCALATED.value,)), Clause(_OPEN, flag="open_escalations"))),
+    Kind("overdue", "逾期未答复", (Clause(tuple(str(s) for s in AWAITING_REPLY), due="reply_due"),)),
+    Kind("commitment_missed", "承诺事项逾期未兑现", (Clause((State.FOLLOW_UP.value,), flag="missed_commitments"),)),
+    Kind("unsigned", "超过签收期限未签收", (Clause((State.ASSIGNED.value,), due="sign_due"),)),
+    Kind("not_assigned", "闭会期间建议超过交办期限未交办", (Clause((State.REGISTERED.value,), due="assign_due"),)),
+    Kind("not_reviewed", "超过阅看期限未阅看", (Clause((State.SUBMITTED.value,), due="review_due"),)),
+    Kind("co_opinion", "协办意见逾期", (Clause(_WORKING, due="co_opinion_due", flag="missing_co_opinions"),)),
+    Kind("evaluation", "等待代表评价", (Clause((State.REPLIED.value,)),)),
 )
 KIND_NAMES = {k.name: k for k in KINDS}
+
+
+def stuck_from(row: dict[str, Any]) -> datetime | None:
+    """The moment a suggestion row (its column values) is stuck by some kind, if it ever is as it stands."""
+    moments = [m for k in KINDS for c in k.clauses if (m := c.since(row)) is not None]
+    return min(moments, default=None)
+
+
+def any_kind(now: datetime) -> ColumnElement[bool]:
+    """Stuck by some kind: exactly the union of the kinds, through the kept ``stuck_from``."""
+    return S.stuck_from < now  # type: ignore[operator,return-value]
 
 
 @dataclass
@@ -125,9 +128,9 @@ class StuckPage:
 
 def _filters(now: datetime, unit: str | None, session: str | None, supervisor: str | None) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = [S.state.not_in(TERMINAL_VALUES)]  # type: ignore[attr-defined]
-    if unit:
-        co = exists().where(Assignment.suggestion_id == S.id, Assignment.unit == unit, Assignment.active)
-        out.append(or_(S.lead_unit == unit, co))
+    if unit:  # the unit leads the case or co-handles it: both found by index
+        co = select(Assignment.suggestion_id).where(Assignment.unit == unit, Assignment.active)
+        out.append(or_(S.lead_unit == unit, S.id.in_(co)))  # type: ignore[attr-defined]
     if session:
         out.append(S.session == session)
     if supervisor:
@@ -143,14 +146,20 @@ def find_stuck(
     now = to_db(now)  # type: ignore[assignment]
     base = _filters(now, unit, session, supervisor)
     kinds = [KIND_NAMES[kind]] if kind else list(KINDS)
-    any_kind = or_(*(k.predicate(now) for k in kinds))
-    counts, total = _counts(db, base, now, any_kind)
+    narrow = bool(unit or supervisor)  # a few hundred rows at most: read them once
+    counts, total = (_counts_in_one_pass if narrow else _counts)(db, base, now)
     total = counts[kind] if kind else total
-    ids = _page_ids(db, base, kinds, now, (page - 1) * per_page, per_page)
-    found = {s.id: s for s in db.exec(select(S).where(S.id.in_(ids)))}  # type: ignore[attr-defined]
-    rows = [found[i] for i in ids]
-    flags = _kinds_of(db, [s.id for s in rows], now)
-    return StuckPage([_describe(db, s, flags[s.id], now, calendar) for s in rows], total, counts, page, per_page)
+    ids = (_page_ids_in_one_query if narrow else _page_ids)(db, base, kinds, now, (page - 1) * per_page, per_page)
+    found, details = _shown(db, ids, now), _Details.of(db, ids)
+    return StuckPage([_describe(*found[i], details, now, calendar) for i in ids], total, counts, page, per_page)
+
+
+def stuck_counts(db: DbSession, now: datetime, *, unit: str | None = None, session: str | None = None,
+                 supervisor: str | None = None) -> tuple[dict[str, int], int]:
+    """The count of each kind and the number of stuck cases, without a page (the web page's summary)."""
+    now = to_db(now)  # type: ignore[assignment]
+    base = _filters(now, unit, session, supervisor)
+    return (_counts_in_one_pass if unit or supervisor else _counts)(db, base, now)
 
 
 def _page_ids(db: DbSession, base: list[ColumnElement[bool]], kinds: list[Kind], now: datetime, offset: int, limit: int) -> list[str]:
@@ -167,27 +176,60 @@ def _page_ids(db: DbSession, base: list[ColumnElement[bool]], kinds: list[Kind],
     return ids[offset:wanted]
 
 
-def _counts(db: DbSession, base: list[ColumnElement[bool]], now: datetime, any_kind: ColumnElement[bool]) -> tuple[dict[str, int], int]:
-    """The count of each kind and of all stuck cases, in one pass over the open suggestions."""
-    columns = [func.sum(case((k.predicate(now), 1), else_=0)) for k in KINDS] + [func.sum(case((any_kind, 1), else_=0))]
-    row = db.exec(select(*columns).select_from(S).where(*base)).one()  # type: ignore[call-overload]
+def _page_ids_in_one_query(db: DbSession, base: list[ColumnElement[bool]], kinds: list[Kind], now: datetime, offset: int,
+                           limit: int) -> list[str]:
+    """The same order for a narrow list (one unit's, one supervisor's): one query, ranked by kind."""
+    rank = case(*((k.predicate(now), n) for n, k in enumerate(kinds)), else_=len(kinds))
+    q = select(S.id).where(*base, or_(*(k.predicate(now) for k in kinds))).order_by(rank, S.reply_due, S.id)
+    return list(db.exec(q.offset(offset).limit(limit)))
+
+
+def _counts_in_one_pass(db: DbSession, base: list[ColumnElement[bool]], now: datetime) -> tuple[dict[str, int], int]:
+    """The counts of a narrow list, in one pass over its open cases."""
+    counted = [*(k.predicate(now) for k in KINDS), any_kind(now)]
+    row = db.exec(select(*(func.sum(case((c, 1), else_=0)) for c in counted)).select_from(S).where(*base)).one()  # type: ignore[call-overload]
     return {k.name: int(v or 0) for k, v in zip(KINDS, row[:-1], strict=True)}, int(row[-1] or 0)
 
 
-def _kinds_of(db: DbSession, ids: list[str], now: datetime) -> dict[str, list[Kind]]:
-    """Which kinds each shown case is stuck by: one query for the page."""
+def _counts(db: DbSession, base: list[ColumnElement[bool]], now: datetime) -> tuple[dict[str, int], int]:
+    """The count of each kind and of the cases stuck by any kind (a case counted once): each an
+    indexed count, never a pass over every open case."""
+    counted = [*(k.predicate(now) for k in KINDS), any_kind(now)]
+    counts = [select(func.count()).select_from(S).where(*base, c).scalar_subquery() for c in counted]
+    row = db.exec(select(*counts)).one()  # type: ignore[call-overload]
+    return {k.name: int(v or 0) for k, v in zip(KINDS, row[:-1], strict=True)}, int(row[-1] or 0)
+
+
+def _shown(db: DbSession, ids: list[str], now: datetime) -> dict[str, tuple[Suggestion, list[Kind]]]:
+    """The shown cases' rows, each with the kinds it is stuck by: one query for the page."""
     if not ids:
         return {}
     columns = [case((k.predicate(now), 1), else_=0).label(k.name) for k in KINDS]
-    out: dict[str, list[Kind]] = {}
-    for row in db.exec(select(S.id, *columns).where(S.id.in_(ids))):  # type: ignore[attr-defined,call-overload]
-        out[row[0]] = [k for k, on in zip(KINDS, row[1:], strict=True) if on]
-    return out
+    rows = db.exec(select(S, *columns).where(S.id.in_(ids)))  # type: ignore[attr-defined,call-overload]
+    return {row[0].id: (row[0], [k for k, on in zip(KINDS, row[1:], strict=True) if on]) for row in rows}
 
 
-def _describe(db: DbSession, s: Suggestion, matched: list[Kind], now: datetime, calendar: WorkCalendar | None) -> StuckCase:
+@dataclass
+class _Details:
+    """What the reasons of the shown cases name beyond their rows: one query each for the page."""
+
+    escalated_at: dict[str, datetime]
+    co_units: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, db: DbSession, ids: list[str]) -> _Details:
+        escalated = select(Escalation.suggestion_id, func.max(Escalation.escalated_at)).where(Escalation.suggestion_id.in_(ids))  # type: ignore[attr-defined]
+        missing = select(Assignment.suggestion_id, Assignment.unit).where(
+            Assignment.suggestion_id.in_(ids), Assignment.role == "协办", Assignment.active, Assignment.opinion == "")  # type: ignore[attr-defined]
+        co_units: dict[str, list[str]] = {}
+        for sid, unit in db.exec(missing.order_by(Assignment.id)):  # type: ignore[arg-type]
+            co_units.setdefault(sid, []).append(unit)
+        return cls({sid: to_db(at) for sid, at in db.exec(escalated.group_by(Escalation.suggestion_id)) if at}, co_units)  # type: ignore[misc]
+
+
+def _describe(s: Suggestion, matched: list[Kind], details: _Details, now: datetime, calendar: WorkCalendar | None) -> StuckCase:
     """The reasons of one shown case, each with its day count."""
-    reasons = [_reason(db, k.name, s, now, calendar) for k in matched]
+    reasons = [_reason(k.name, s, details, now, calendar) for k in matched]
     return StuckCase(
         id=s.id, number=s.number, title=s.title, state=STATE_LABELS.get(s.state, s.state), lead_unit=s.lead_unit, session=s.session,
         reasons=reasons, kinds=[k.name for k in matched], reply_due=due_text(s.reply_due) if s.reply_due else "",
@@ -203,18 +245,17 @@ def _workdays(calendar: WorkCalendar | None, since: datetime | None, now: dateti
     return f"{calendar.workdays_between(china_day(since), china_day(now))}个工作日"
 
 
-def _reason(db: DbSession, name: str, s: Suggestion, now: datetime, calendar: WorkCalendar | None) -> str:
+def _reason(name: str, s: Suggestion, details: _Details, now: datetime, calendar: WorkCalendar | None) -> str:
     days = lambda since: (now - since).days if since else 0  # noqa: E731
     if name == "error":
         return f"处理异常：{s.error}"
     if name == "escalated":
-        since = db.exec(select(func.max(Escalation.escalated_at)).where(Escalation.suggestion_id == s.id)).one()
-        return f"督查室督办中（{days(to_db(since))}天前移交）" if since else "已移交督查室，待处理"
+        since = details.escalated_at.get(s.id)
+        return f"督查室督办中（{days(since)}天前移交）" if since else "已移交督查室，待处理"
     if name == "overdue":
         return f"逾期未答复（已逾期{days(s.reply_due)}天）"
     if name == "commitment_missed":
-        n = db.exec(select(func.count()).select_from(Commitment).where(Commitment.suggestion_id == s.id, Commitment.status == "逾期")).one()
-        return f"承诺事项逾期未兑现{n}项"
+        return f"承诺事项逾期未兑现{s.missed_commitments}项"
     if name == "unsigned":
         return f"超过签收期限未签收（已超{_workdays(calendar, s.sign_due, now)}）"
     if name == "not_assigned":
@@ -222,8 +263,6 @@ def _reason(db: DbSession, name: str, s: Suggestion, now: datetime, calendar: Wo
     if name == "not_reviewed":
         return f"超过阅看期限未阅看（已超{_workdays(calendar, s.review_due, now)}）"
     if name == "co_opinion":
-        units = db.exec(select(Assignment.unit).where(Assignment.suggestion_id == s.id, Assignment.role == "协办",
-                                                      Assignment.active, Assignment.opinion == "")).all()
-        return f"协办意见逾期（{'、'.join(units)}，已逾期{days(s.co_opinion_due)}天）"
+        return f"协办意见逾期（{'、'.join(details.co_units.get(s.id, []))}，已逾期{days(s.co_opinion_due)}天）"
     due = f"，评价期限{due_text(s.evaluation_due)}" if s.evaluation_due else ""
     return f"等待代表评价（已{days(s.replied_at)}天{due}）"

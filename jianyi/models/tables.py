@@ -76,12 +76,17 @@ class CalendarYear(SQLModel, table=True):
 
 # -- the records of a suggestion -------------------------------------------------------------
 def _stuck_indexes() -> tuple[Index, ...]:
-    """What the stuck view counts and pages by (models/stuck.py): each kind's state and due date, and
-    the rare 处理异常 rows, so no kind reads the whole table."""
-    dues = ("reply_due", "sign_due", "assign_due", "review_due", "co_opinion_due")
+    """What the stuck view counts and pages by (models/stuck.py): each kind's state with its due date or
+    fact, the rare 处理异常 rows, and ``stuck_from`` for the number of stuck cases, so no count reads
+    the whole table."""
     error = text("error != ''")
-    return (*(Index(f"ix_suggestion_state_{d}", "state", d) for d in dues),
-            Index("ix_suggestion_with_error", "state", sqlite_where=error, postgresql_where=error))
+    return (
+        *(Index(f"ix_suggestion_state_{c}", "state", c) for c in ("reply_due", "sign_due", "assign_due", "review_due",
+                                                                 "open_escalations", "missed_commitments")),
+        Index("ix_suggestion_state_co_opinion_due", "state", "co_opinion_due", "missing_co_opinions"),
+        Index("ix_suggestion_stuck_from", "stuck_from", "state"),
+        Index("ix_suggestion_with_error", "state", sqlite_where=error, postgresql_where=error),
+    )
 
 
 class Suggestion(SQLModel, table=True):
@@ -120,6 +125,11 @@ class Suggestion(SQLModel, table=True):
     provisional_deadlines: bool = False
     merged_into: str = ""
     error: str = ""  # 处理异常: an unforeseen failure the workflow surfaced
+    # facts the stuck view's kinds read (models/stuck.py), kept from the case by the projection
+    open_escalations: int = 0
+    missed_commitments: int = 0
+    missing_co_opinions: int = 0
+    stuck_from: datetime | None = None  # when some kind of stuck starts to hold (as the case stands)
     chain_seq: int = 0  # the audit chain's head: a deleted last event is caught against it
     chain_hash: str = ""
     # a digest of each child table's rows as the last write left them (activities/projection.py)
