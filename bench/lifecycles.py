@@ -154,11 +154,11 @@ async def lifecycle(
         phase.errors.append(f"{sid}: {type(exc).__name__}: {exc}")
 
 
-async def pollers(client: Client) -> set[str]:
+async def pollers(client: Client, queue: str = TASK_QUEUE) -> set[str]:
     answer = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
             namespace=client.namespace,
-            task_queue=TaskQueue(name=TASK_QUEUE),
+            task_queue=TaskQueue(name=queue),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         )
     )
