@@ -1,9 +1,11 @@
 """Print how fast the pure models are, and what that means for a year of suggestions; then
 whole lifecycles end to end on a real Temporal dev server, with one worker and with two
-(bench/lifecycles.py).
+(bench/lifecycles.py), beside the bare skeleton (bench/skeleton.py, the ratio); the stuck view
+over 100,000 rows on SQLite and PostgreSQL (bench/stuck.py); the short fault run
+(bench/faults.py); a district's year (bench/year.py, 300 suggestions).
 
-    .venv/bin/python -m bench                 # about 40 s (10 s pure, 30 s end to end)
-    .venv/bin/python -m bench --quick         # about 20 s, rougher figures, 20 cases end to end
+    .venv/bin/python -m bench                 # about 6 minutes
+    .venv/bin/python -m bench --quick         # about 3 minutes, rougher figures
     .venv/bin/python -m bench --no-server     # the pure figures only
     BENCH_CASES=200 .venv/bin/python -m bench # more cases end to end (BENCH_IN_FLIGHT: at a time, 20)
 
@@ -22,6 +24,7 @@ import tracemalloc
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from importlib.metadata import version
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.lifecycles import bench_lifecycles, settings_from_env
@@ -203,6 +206,8 @@ def main(argv: list[str]) -> int:
     from bench.stuck import main as bench_stuck
 
     os.environ.setdefault("BENCH_STUCK_ROWS", "20000" if "--quick" in argv else "100000")
+    if postgres_installed():
+        os.environ.setdefault("BENCH_STUCK_PG", "1")  # the same figures on a PostgreSQL server started here
     bench_stuck()
     if "--no-server" not in argv:
         from bench.faults import run_faults
@@ -211,8 +216,20 @@ def main(argv: list[str]) -> int:
         print(f"\nFaults (bench/faults.py; python -m bench.faults runs 200): {cases} cases, 10 worker SIGKILLs, "
               "2 dev-server SIGKILLs, SMTP answering 421 after storing 10 %")
         print("\n".join(asyncio.run(run_faults(cases, 10, 2)).lines()))
+        from bench.year import main as year
+
+        district = int(os.environ.get("BENCH_YEAR_CASES", "100" if "--quick" in argv else "300"))
+        print(f"\nA district's year (bench/year.py; python -m bench.year runs the national 9,000): {district} suggestions")
+        print("\n".join(asyncio.run(year(district)).lines()))
     print(f"\ndone in {time.perf_counter() - t0:.1f} s")
     return code
+
+
+def postgres_installed() -> bool:
+    sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+    from pg import available
+
+    return available()
 
 
 if __name__ == "__main__":

@@ -236,11 +236,12 @@ def next_fires(settings: Settings, now: datetime) -> list[tuple[JobSpec, str, da
 
 
 async def run_alone(settings: Settings | None = None) -> None:
-    from jianyi.temporal import connect
+    from jianyi.temporal import check_namespace, connect
 
     settings = settings or get_settings()
     validate_schedule(settings)
     client = await connect(settings)
+    await check_namespace(client, settings)
     scheduler = await start_scheduler(client, settings)
     try:
         await asyncio.Event().wait()

@@ -82,6 +82,23 @@ async def connect(settings: Settings, *, quiet: bool = False) -> Client:
     return await Client.connect(settings.temporal_address, **options)
 
 
+async def check_namespace(client: Client, settings: Settings) -> None:
+    """A worker or scheduler started against a namespace the service does not have stops at once, saying so."""
+    from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
+    from temporalio.service import RPCError, RPCStatusCode
+
+    try:
+        await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=settings.temporal_namespace))
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise SettingError(
+                "temporal_namespace",
+                f"Temporal 服务 {settings.temporal_address} 上没有命名空间「{settings.temporal_namespace}」；"
+                f"请改正该设置，或请运维创建它（temporal operator namespace create {settings.temporal_namespace}）",
+            ) from None
+        raise
+
+
 async def register_search_attributes(client: Client, namespace: str) -> None:
     """Register the project's search attributes (idempotent: existing ones are left alone).
 

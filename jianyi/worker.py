@@ -18,7 +18,7 @@ from jianyi.activities.notify import NotifyActivities
 from jianyi.activities.records import RecordActivities
 from jianyi.models.db import migrate_database
 from jianyi.settings import Settings, get_settings
-from jianyi.temporal import connect
+from jianyi.temporal import check_namespace, connect
 from jianyi.workflows.digest import DigestWorkflow
 from jianyi.workflows.suggestion import SuggestionWorkflow
 
@@ -54,6 +54,7 @@ async def run_worker(settings: Settings | None = None) -> None:
     validate_channels(settings)  # a bad channel setting stops start-up before connecting, naming the setting
     migrate_database(settings.db_url)  # a records database behind the code is upgraded first
     client = await connect(settings)
+    await check_namespace(client, settings)
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with build_worker(client, settings, executor):
             await asyncio.Event().wait()

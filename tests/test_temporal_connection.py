@@ -44,3 +44,24 @@ def test_a_missing_certificate_file_or_half_a_key_pair_names_the_setting(tmp_pat
     with pytest.raises(SettingError) as half:
         client_options(Settings(temporal_tls_cert_file=str(tmp_path / "cert.pem")))
     assert half.value.setting == "temporal_tls_key_file"
+
+
+async def test_a_worker_started_against_a_missing_namespace_stops_naming_the_setting(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from jianyi.devserver import DevServer, free_port
+
+    server = DevServer(tmp_path / "temporal.db", port=free_port(), ui_port=None)
+    await server.start()
+    try:
+        env = {**os.environ, "JIANYI_TEMPORAL_ADDRESS": server.address, "JIANYI_TEMPORAL_NAMESPACE": "wuchang-nope",
+               "JIANYI_VAR_DIR": str(tmp_path)}
+        done = subprocess.run([str(Path(sys.executable).parent / "jianyi"), "worker"], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        server.stop()
+    assert done.returncode == 5
+    assert "JIANYI_TEMPORAL_NAMESPACE" in done.stderr and "「wuchang-nope」" in done.stderr
+    assert "Traceback" not in done.stderr

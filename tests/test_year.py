@@ -1,0 +1,36 @@
+"""A district's year (issue 10 §6): 300 suggestions of one session from 交办 to the last closed case on
+the time-skipping server, and every reminder, overdue notice, monthly digest and ledger request the
+policy implies was fired and delivered, no more and no fewer (bench/year.py has the plan; `python -m
+bench.year` runs the national year)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from jianyi.service import Engine
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+from bench.year import AGENDA_KINDS, DIGEST_KINDS, simulate  # noqa: E402
+
+DISTRICT = 300
+
+
+@pytest.mark.timeout(900)
+async def test_a_district_year_fires_and_delivers_every_notice_the_policy_implies(env, settings, worker, mail):
+    result = await simulate(env, Engine(env.client, settings), settings, DISTRICT)
+
+    assert result.errors == []
+    assert result.closed == DISTRICT
+    for kind in AGENDA_KINDS:
+        assert result.fired[kind] == result.expected.fired[kind], kind
+    for kind in DIGEST_KINDS:
+        assert result.outbox[kind] == result.expected.digests[kind] > 0, kind
+    # the mix reached every kind it should: late, re-handled, committed, key and silent cases all occurred
+    assert all(result.expected.fired[k] > 0 for k in ("deadline_reminder", "overdue", "overdue_repeat", "evaluation_reminder",
+                                                     "commitment_due", "key_reminder", "expire_evaluation"))
+    assert set(result.status) <= {"sent", "skipped"}  # nothing failed, held or without an address
+    received = [m for m in mail.received if settings.task_queue in m.key]
+    assert len(received) == result.status["sent"]
