@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from jianyi.models import migrate as migrations
-from jianyi.models.db import DatabaseProblem, engine_for, migrate_database
+from jianyi.models.db import DatabaseProblem, engine_for, migrate_database, session_for
+from jianyi.models.stuck import find_stuck
 from jianyi.queries import verify_audit
 
 JIANYI = str(Path(sys.executable).parent / "jianyi")
@@ -39,6 +41,10 @@ def at_first_revision_with_data(path: Path) -> str:
                        "lead_unit, co_handlers, key_supervision, supervisor, overdue, escalation_count, outcome, provisional_deadlines) values "
                        "('suggestion-16-3-40', '16-3', '第40号', '关于科技金融的建议', '', '', '大会期间', '杨永兵', '[]', 'closed', 1, "
                        "'区地方金融工作局', '[]', 0, '', 0, 0, '满意', 0)"))
+        c.execute(text("insert into suggestion (id, session, number, title, text, category, period, lead_deputy, co_signers, state, round, "
+                       "lead_unit, co_handlers, key_supervision, supervisor, overdue, escalation_count, outcome, provisional_deadlines, "
+                       "reply_due) values ('suggestion-16-3-41', '16-3', '第41号', '关于老旧小区加装电梯的建议', '', '', '大会期间', '杨永兵', "
+                       "'[]', 'handling', 1, '区城管局', '[]', 0, '', 0, 0, '', 0, '2025-06-03 15:59:59.000000')"))
         c.execute(text("insert into auditevent (suggestion_id, seq, actor, role, action, from_state, to_state, payload, at, effective_at, "
                        "prev_hash, hash) values ('suggestion-16-3-40', 1, '杨永兵', 'deputy', 'submit', '', 'submitted', '{}', "
                        "'2025-03-01 01:00:00', '2025-03-01 01:00:00', :g, '')"), {"g": "0" * 64})
@@ -53,7 +59,11 @@ def test_a_database_made_by_the_previous_revision_upgrades_with_its_data_intact(
     engine_for.cache_clear()
     assert migrate_database(url) == ("0001", migrations.head())
     with engine_for(url).connect() as c:
-        assert c.execute(text("select title, outcome, chain_seq, error from suggestion")).one() == ("关于科技金融的建议", "满意", 0, "")
+        rows = c.execute(text("select title, outcome, chain_seq, error, stuck_from from suggestion order by id")).all()
+    assert rows[0] == ("关于科技金融的建议", "满意", 0, "", None)
+    assert rows[1][4].startswith("2025-06-03 15:59:59")  # the open case's facts and stuck_from, filled from the one definition
+    with session_for(url) as db:
+        assert [c.id for c in find_stuck(db, datetime(2025, 7, 1, tzinfo=UTC)).cases] == ["suggestion-16-3-41"]
     assert "supervisor" in inspect(engine_for(url)).get_table_names()
     assert verify_audit(url)[1] == 1
 

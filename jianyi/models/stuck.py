@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, or_
+from sqlalchemy import and_, case, func, literal_column, or_, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session as DbSession
 from sqlmodel import select
@@ -128,9 +128,10 @@ class StuckPage:
 
 def _filters(now: datetime, unit: str | None, session: str | None, supervisor: str | None) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = [S.state.not_in(TERMINAL_VALUES)]  # type: ignore[attr-defined]
-    if unit:  # the unit leads the case or co-handles it: both found by index
+    if unit:  # the unit leads the case or co-handles it: a short list of ids, both found by index
+        led = select(S.id).where(S.lead_unit == unit)
         co = select(Assignment.suggestion_id).where(Assignment.unit == unit, Assignment.active)
-        out.append(or_(S.lead_unit == unit, S.id.in_(co)))  # type: ignore[attr-defined]
+        out.append(S.id.in_(union_all(led, co)))  # type: ignore[attr-defined]
     if session:
         out.append(S.session == session)
     if supervisor:
