@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
-from helpers import audit, do, submit_and_assign, suggestion
+from helpers import audit, contact_day, do, submit_and_assign, suggestion
 
 from jianyi.models.actions import decode
 from jianyi.models.bounds import date_problem, text_problem
@@ -82,7 +82,7 @@ async def test_the_service_refuses_wrong_types_in_chinese_and_writes_nothing(env
 async def test_a_commitment_more_than_five_years_after_the_reply_is_refused(env, engine, settings):
     sid = await submit_and_assign(engine)
     await do(engine, sid, "sign", "unit:区地方金融工作局")
-    day = (await env.get_current_time()).date()
+    day = date.fromisoformat(await contact_day(engine, sid))  # the day in China, not in UTC
     await do(engine, sid, "record_contact", "unit:区地方金融工作局", method="座谈", on=day.isoformat())
     far = date(day.year + 6, day.month, min(day.day, 28)).isoformat()
     with pytest.raises(InputError, match="不超过答复后5年"):
