@@ -138,14 +138,20 @@ class Year:
     async def act(self, p: Plan, action: str, who: tuple[str, str], **payload: Any) -> CaseState:
         return await self.engine.act(p.sid, action, who[1], who[0], payload)
 
-    async def run(self, all_plans: list[Plan], start: datetime) -> None:
+    async def run(self, all_plans: list[Plan], start: datetime, progress: bool = False) -> None:
         for p in all_plans:
             self.at(start, lambda p=p: self.begin(p, start))
+        began, week = time.perf_counter(), -1
         while self.agenda:
             moment = min(self.agenda)
             steps = self.agenda.pop(moment)
             await self.skip_to(moment)
             await asyncio.gather(*(self.guarded(step) for step in steps))
+            if progress and (moment - start).days // 7 != week:  # a line a simulated week
+                week = (moment - start).days // 7
+                closed = sum(1 for p in all_plans if p.closed_at and p.closed_at <= moment)
+                print(f"    {china_day(moment)}: {closed:,} of {len(all_plans):,} closed, {time.perf_counter() - began:,.0f} s",
+                      flush=True)
 
     async def guarded(self, step: Any) -> None:
         async with self.gate:
@@ -266,7 +272,8 @@ def seed_directory(settings: Settings, units: list[str], deputies: list[str]) ->
     directory.add_supervisor(url, SUPERVISOR, "副主任", email="wangkun@supervisor.example")
 
 
-async def simulate(env: Any, engine: Engine, settings: Settings, cases: int, units: int = 40, in_flight: int = 64) -> Result:
+async def simulate(env: Any, engine: Engine, settings: Settings, cases: int, units: int = 40, in_flight: int = 64,
+                   progress: bool = False) -> Result:
     """Runs a year of ``cases`` suggestions on ``env`` (a time-skipping WorkflowEnvironment) with a worker already running."""
     unit_names = [f"第{k}承办单位" for k in range(1, units + 1)]
     deputies = [f"代表{k:03d}" for k in range(1, max(cases // 3, 10) + 1)]
@@ -277,7 +284,7 @@ async def simulate(env: Any, engine: Engine, settings: Settings, cases: int, uni
     year = Year(env, engine, settings, in_flight)
     year.digests(all_plans, start, start + timedelta(days=300))
     t0 = time.perf_counter()
-    await year.run(all_plans, start)
+    await year.run(all_plans, start, progress)
     last = max((p.closed_at for p in all_plans if p.closed_at), default=start)
     await year.skip_to(last + timedelta(days=1))
     result = Result(cases, wall=time.perf_counter() - t0, expected=year.expected, errors=year.errors)
@@ -298,7 +305,7 @@ async def collect(client: Client, settings: Settings, all_plans: list[Plan], res
     result.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # in-process worker: driver + worker
 
 
-async def main(cases: int) -> Result:
+async def main(cases: int, progress: bool = False) -> Result:
     """The year with the worker in a process of its own (its peak RSS measured), as deployed."""
     import tempfile
 
@@ -323,7 +330,7 @@ async def main(cases: int) -> Result:
                 await register_search_attributes(env.client, "default")
                 # the test server answers no DescribeTaskQueue: the first updates wait for the worker (action_timeout)
                 worker = start_worker_process(settings, Path(tmp))
-                result = await simulate(env, Engine(env.client, settings), settings, cases)
+                result = await simulate(env, Engine(env.client, settings), settings, cases, progress=progress)
                 if worker.poll() is not None:
                     raise RuntimeError("the worker stopped:\n" + tail(Path(tmp) / "worker2.log"))
                 result.peak_rss_mib = peak_rss_mib(worker.pid)
@@ -347,6 +354,6 @@ def peak_rss_mib(pid: int) -> float:
 if __name__ == "__main__":
     n = int(os.environ.get("BENCH_YEAR_CASES", "9000"))
     print(f"A year of {n:,} suggestions on the time-skipping server (bench/year.py), {os.cpu_count()} CPUs")
-    r = asyncio.run(main(n))
+    r = asyncio.run(main(n, progress=True))
     print("\n".join(r.lines()))
     sys.exit(0)
