@@ -120,12 +120,12 @@ async def _engine():  # noqa: ANN202
 
     global _CLIENT_USED
     s = settings()
+    _CLIENT_USED = True  # the SDK's runtime exists from the first attempt, failed or not (its threads abort a normal exit)
     try:
         client = await connect(s, quiet=True)
     except Exception as exc:  # noqa: BLE001  (any connection failure reads the same to a user)
         detail = f"详情：{exc}" if os.environ.get("JIANYI_DEBUG") else "（设置 JIANYI_DEBUG=1 可查看详情）"
         raise Fail(f"无法连接 Temporal 服务（{s.temporal_address}）：请先在另一个终端运行 make run。{detail}", 3) from None
-    _CLIENT_USED = True
     return Engine(client, s)
 
 
