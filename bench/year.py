@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import func, select
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from jianyi import directory
 from jianyi.models.case import CaseState
@@ -161,9 +162,17 @@ class Year:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
 
     async def skip_to(self, moment: datetime) -> None:
-        now = await self.env.get_current_time()
-        if moment > now:
-            await self.env.sleep(moment - now)
+        """Skips the server's clock to ``moment``; a dropped connection (an h2 error under load) is retried."""
+        for attempt in range(3):
+            try:
+                now = await self.env.get_current_time()
+                if moment > now:
+                    await self.env.sleep(moment - now)
+                return
+            except RPCError as exc:
+                print(f"    skip to {moment:%Y-%m-%d %H:%M}, attempt {attempt + 1}: {exc}", file=sys.stderr, flush=True)
+                await asyncio.sleep(1)
+        raise RuntimeError(f"the time-skipping server did not reach {moment} after three attempts")
 
     # -- a case's course ---------------------------------------------------------------------------
     async def begin(self, p: Plan, start: datetime) -> None:
@@ -297,8 +306,14 @@ async def collect(client: Client, settings: Settings, all_plans: list[Plan], res
         result.fired = Counter(dict(db.exec(select(Reminder.kind, func.count()).where(Reminder.skipped == False).group_by(Reminder.kind)).all()))  # noqa: E712
         result.outbox = Counter(dict(db.exec(select(Outbox.kind, func.count()).group_by(Outbox.kind)).all()))
         result.status = Counter(dict(db.exec(select(Outbox.status, func.count()).group_by(Outbox.status)).all()))
-    states = await asyncio.gather(*(client.get_workflow_handle(p.sid).describe() for p in all_plans if p.sid))
-    result.closed = sum(1 for d in states if d.status is not None and d.status.name == "COMPLETED")
+    gate = asyncio.Semaphore(64)
+
+    async def completed(sid: str) -> bool:
+        async with gate:
+            d = await client.get_workflow_handle(sid).describe()
+        return d.status is not None and d.status.name == "COMPLETED"
+
+    result.closed = sum(await asyncio.gather(*(completed(p.sid) for p in all_plans if p.sid)))
     sample = [p.sid for p in all_plans[:: max(len(all_plans) // 20, 1)] if p.sid]
     lengths = [len((await client.get_workflow_handle(s).fetch_history()).events) for s in sample]
     result.events_per_case = sum(lengths) / max(len(lengths), 1)

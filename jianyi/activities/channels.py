@@ -29,8 +29,9 @@ import inspect
 import re
 import time
 from collections.abc import Callable
-from email.message import EmailMessage
-from email.utils import formatdate
+from email.header import Header
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -120,15 +121,15 @@ class EmailChannel:
         self._smtp: aiosmtplib.SMTP | None = None
         self._broken: str = ""  # a connection failure: the batch's other mails fail fast with it
 
-    def message(self, row: Outbox) -> EmailMessage:
-        msg = EmailMessage()
-        msg["From"] = self.settings.smtp_sender
+    def message(self, row: Outbox) -> MIMEText:
+        """The mail, UTF-8 encoded words and body (the compat32 classes: a quarter of the CPU of ``EmailMessage``)."""
+        msg = MIMEText(row.body, "plain", "utf-8")
+        msg["From"] = formataddr(parseaddr(self.settings.smtp_sender), "utf-8")
         msg["To"] = row.address
-        msg["Subject"] = row.subject
+        msg["Subject"] = Header(row.subject, "utf-8")
         msg["Message-ID"] = message_id(row)
         msg["Date"] = formatdate(localtime=False)
         msg["X-Jianyi-Key"] = f"{row.suggestion_id}|{row.kind}|{row.cycle}"
-        msg.set_content(row.body)
         return msg
 
     def _client(self) -> aiosmtplib.SMTP:

@@ -17,7 +17,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, bindparam, or_, update
 from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -122,13 +122,18 @@ class NotifyActivities:
             db.commit()
 
     def _mark(self, row_id: int | None, status: str, error: str) -> None:
-        sent_at = to_db(datetime.now(UTC)) if status == "sent" else Outbox.sent_at
+        values = {"row_id": row_id, "status": status, "last_error": mask_secrets(error)[:500]}
         with session_for(self.settings.db_url) as db:
-            db.connection().execute(
-                update(Outbox).where(Outbox.id == row_id)  # type: ignore[arg-type]
-                .values(attempts=Outbox.attempts + 1, status=status, last_error=mask_secrets(error)[:500], sent_at=sent_at)
-            )
+            if status == "sent":
+                db.connection().execute(_MARK_SENT, {**values, "sent_at": to_db(datetime.now(UTC))})
+            else:
+                db.connection().execute(_MARK, values)
             db.commit()
+
+
+_MARK = update(Outbox).where(Outbox.id == bindparam("row_id")).values(  # type: ignore[arg-type]
+    attempts=Outbox.attempts + 1, status=bindparam("status"), last_error=bindparam("last_error"))
+_MARK_SENT = _MARK.values(sent_at=bindparam("sent_at"))
 
 
 def _deadline() -> float | None:
