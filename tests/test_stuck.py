@@ -9,7 +9,8 @@ import pytest
 from helpers import CONGRESS, case_handle, do, quiesce, skip_past, suggestion
 
 from jianyi.models.db import session_for
-from jianyi.models.stuck import stuck_from
+from jianyi.models.states import OPEN_VALUES
+from jianyi.models.stuck import KINDS, stuck_from
 from jianyi.models.tables import Assignment, Commitment, Escalation, Suggestion
 from jianyi.queries import stuck_cases
 
@@ -86,3 +87,26 @@ async def test_a_suggestion_not_reviewed_within_the_review_window_is_listed_as_s
     assert [c.id for c in found.cases] == [sid]
     await do(engine, sid, "review", CONGRESS, decision="register")
     assert stuck_cases(settings.db_url, await env.get_current_time(), kind="not_reviewed").total == 0
+
+
+def test_within_a_kind_the_case_stuck_longest_comes_first_in_every_list(settings):
+    with session_for(settings.db_url) as db:
+        late = [case(db, 20 + n, "handling", reply_due=NOW - days * DAY) for n, days in enumerate((3, 30, 10))]
+        unsigned = [case(db, 30 + n, "assigned", sign_due=NOW - days * DAY, reply_due=NOW + (90 - days) * DAY)
+                    for n, days in enumerate((2, 9))]
+        twice = case(db, 40, "escalated", reply_due=NOW + 5 * DAY, open_escalations=1)  # both clauses of one kind
+        db.commit()
+    longest_first = [twice, late[1], late[2], late[0], unsigned[1], unsigned[0]]
+    assert [c.id for c in stuck_cases(settings.db_url, NOW).cases] == longest_first  # kind by kind, index order
+    assert [c.id for c in stuck_cases(settings.db_url, NOW, "区城管局").cases] == longest_first  # one query, ranked
+    counted = stuck_cases(settings.db_url, NOW)
+    assert counted.counts["escalated"] == 1 and counted.total == 6
+
+
+def test_no_kind_names_a_closed_state_so_a_closed_row_is_never_stuck(settings):
+    assert all(set(c.states) <= set(OPEN_VALUES) for k in KINDS for c in k.clauses)
+    with session_for(settings.db_url) as db:
+        sid = case(db, 50, "closed", reply_due=NOW - 40 * DAY, error="x", open_escalations=1, missed_commitments=1)
+        db.commit()
+        assert db.get(Suggestion, sid).stuck_from is None
+    assert stuck_cases(settings.db_url, NOW).total == 0

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, or_, union_all
+from sqlalchemy import and_, case, func, literal_column, not_, or_, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session as DbSession
 from sqlmodel import select
@@ -19,7 +19,7 @@ from sqlmodel import select
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.db import to_db
 from jianyi.models.policy import china_day, due_text
-from jianyi.models.states import AWAITING_REPLY, OPEN_VALUES, STATE_LABELS, TERMINAL_VALUES, State
+from jianyi.models.states import AWAITING_REPLY, OPEN_VALUES, STATE_LABELS, State
 from jianyi.models.tables import Assignment, Escalation, Suggestion
 
 S = Suggestion
@@ -42,6 +42,18 @@ class Clause:
     states: tuple[str, ...]
     due: str | None = None  # a Suggestion column; None: stuck as soon as the state and flag hold
     flag: str | None = None  # a Suggestion column that must be set (non-empty text, count above 0)
+
+    @property
+    def order(self) -> str:
+        """The column a case's place within its kind runs by: since when this clause holds (its due), else
+        the reply deadline; the most urgent first."""
+        return self.due or "reply_due"
+
+    def parts(self) -> tuple[Clause, ...]:
+        """The clause one state at a time (each read in its index's order), unless only a fact's rare rows hold it."""
+        if self.flag and not self.due or len(self.states) == 1:
+            return (self,)
+        return tuple(Clause((state,), self.due, self.flag) for state in self.states)
 
     def sql(self, now: datetime) -> ColumnElement[bool]:
         terms = [S.state.in_(self.states) if len(self.states) > 1 else S.state == self.states[0]]  # type: ignore[attr-defined]
@@ -67,6 +79,19 @@ class Kind:
 
     def predicate(self, now: datetime) -> ColumnElement[bool]:
         return or_(*(c.sql(now) for c in self.clauses)) if len(self.clauses) > 1 else self.clauses[0].sql(now)
+
+    def disjoint(self, now: datetime) -> list[ColumnElement[bool]]:
+        """The predicate as parts no two of which hold for one row (each clause less the ones before it),
+        so the kind's count is a sum of indexed counts, not an OR over a row set."""
+        return [and_(c.sql(now), *(not_(b.sql(now)) for b in self.clauses[:n])) for n, c in enumerate(self.clauses)]
+
+    def holds(self, row: dict[str, Any], now: datetime) -> bool:
+        """The same predicate over a row's values (the shown rows: no SQL needed)."""
+        return any((since := c.since(row)) is not None and since < now for c in self.clauses)
+
+    @property
+    def order(self) -> str:
+        return self.clauses[0].order  # the clauses of a kind share it
 
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -127,7 +152,9 @@ class StuckPage:
 
 
 def _filters(now: datetime, unit: str | None, session: str | None, supervisor: str | None) -> list[ColumnElement[bool]]:
-    out: list[ColumnElement[bool]] = [S.state.not_in(TERMINAL_VALUES)]  # type: ignore[attr-defined]
+    """The rows a list is drawn from. No state filter: every kind names open states only, and
+    ``stuck_from`` is empty on a closed row (tests/test_stuck.py checks both)."""
+    out: list[ColumnElement[bool]] = []
     if unit:  # the unit leads the case or co-handles it: a short list of ids, both found by index
         led = select(S.id).where(S.lead_unit == unit)
         co = select(Assignment.suggestion_id).where(Assignment.unit == unit, Assignment.active)
@@ -164,24 +191,27 @@ def stuck_counts(db: DbSession, now: datetime, *, unit: str | None = None, sessi
 
 
 def _page_ids(db: DbSession, base: list[ColumnElement[bool]], kinds: list[Kind], now: datetime, offset: int, limit: int) -> list[str]:
-    """The ids of one page in order of urgency: kind by kind (each a small indexed query), a case
-    taken at its most urgent kind; a later kind is only reached once the earlier ones are used up."""
-    wanted, ids = offset + limit, list[str]()
-    seen: set[str] = set()
+    """The ids of one page in order of urgency: kind by kind, a case taken at its most urgent kind; a
+    later kind is only reached once the earlier ones are used up. Within a kind, each clause's state
+    is read in its index's order and only as far as the page needs."""
+    wanted, ids = offset + limit, dict[str, None]()
     for k in kinds:
-        q = select(S.id).where(*base, k.predicate(now)).order_by(S.reply_due, S.id).limit(wanted + len(seen))
-        ids += [i for i in db.exec(q) if i not in seen]
-        seen = set(ids)
+        column, room, found = getattr(S, k.order), wanted + len(ids), []
+        for part in (part for c in k.clauses for part in c.parts()):
+            found += db.exec(select(column, S.id).where(*base, part.sql(now)).order_by(column, S.id).limit(room)).all()  # type: ignore[call-overload]
+        found.sort(key=lambda r: (r[0] is None, r[0] or EPOCH, r[1]))
+        ids.update((i, None) for _, i in found if i not in ids)
         if len(ids) >= wanted:
             break
-    return ids[offset:wanted]
+    return list(ids)[offset:wanted]
 
 
 def _page_ids_in_one_query(db: DbSession, base: list[ColumnElement[bool]], kinds: list[Kind], now: datetime, offset: int,
                            limit: int) -> list[str]:
     """The same order for a narrow list (one unit's, one supervisor's): one query, ranked by kind."""
     rank = case(*((k.predicate(now), n) for n, k in enumerate(kinds)), else_=len(kinds))
-    q = select(S.id).where(*base, or_(*(k.predicate(now) for k in kinds))).order_by(rank, S.reply_due, S.id)
+    within = case(*((k.predicate(now), getattr(S, k.order)) for k in kinds), else_=S.reply_due)
+    q = select(S.id).where(*base, or_(*(k.predicate(now) for k in kinds))).order_by(rank, within, S.id)
     return list(db.exec(q.offset(offset).limit(limit)))
 
 
@@ -195,19 +225,25 @@ def _counts_in_one_pass(db: DbSession, base: list[ColumnElement[bool]], now: dat
 def _counts(db: DbSession, base: list[ColumnElement[bool]], now: datetime) -> tuple[dict[str, int], int]:
     """The count of each kind and of the cases stuck by any kind (a case counted once): each an
     indexed count, never a pass over every open case."""
-    counted = [*(k.predicate(now) for k in KINDS), any_kind(now)]
-    counts = [select(func.count()).select_from(S).where(*base, c).scalar_subquery() for c in counted]
-    row = db.exec(select(*counts)).one()  # type: ignore[call-overload]
+    def count(parts: list[ColumnElement[bool]]) -> Any:
+        return sum((select(func.count()).select_from(S).where(*base, p).scalar_subquery() for p in parts[1:]),
+                   start=select(func.count()).select_from(S).where(*base, parts[0]).scalar_subquery())
+
+    row = db.exec(select(*(count(k.disjoint(now)) for k in KINDS), count([any_kind(now)]))).one()  # type: ignore[call-overload]
     return {k.name: int(v or 0) for k, v in zip(KINDS, row[:-1], strict=True)}, int(row[-1] or 0)
 
 
-def _shown(db: DbSession, ids: list[str], now: datetime) -> dict[str, tuple[Suggestion, list[Kind]]]:
-    """The shown cases' rows, each with the kinds it is stuck by: one query for the page."""
+_SHOWN = ("id", "number", "title", "state", "lead_unit", "session", "reply_due", "key_supervision", "supervisor", "error",
+          "open_escalations", "missed_commitments", "missing_co_opinions", "sign_due", "assign_due", "review_due",
+          "co_opinion_due", "evaluation_due", "replied_at")
+
+
+def _shown(db: DbSession, ids: list[str], now: datetime) -> dict[str, tuple[Any, list[Kind]]]:
+    """The shown cases' columns, each with the kinds it is stuck by: one query for the page."""
     if not ids:
         return {}
-    columns = [case((k.predicate(now), 1), else_=0).label(k.name) for k in KINDS]
-    rows = db.exec(select(S, *columns).where(S.id.in_(ids)))  # type: ignore[attr-defined,call-overload]
-    return {row[0].id: (row[0], [k for k, on in zip(KINDS, row[1:], strict=True) if on]) for row in rows}
+    rows = db.exec(select(*(getattr(S, c) for c in _SHOWN)).where(S.id.in_(ids)))  # type: ignore[attr-defined,call-overload]
+    return {row.id: (row, [k for k in KINDS if k.holds(values, now)]) for row in rows for values in (row._asdict(),)}
 
 
 @dataclass
@@ -228,7 +264,7 @@ class _Details:
         return cls({sid: to_db(at) for sid, at in db.exec(escalated.group_by(Escalation.suggestion_id)) if at}, co_units)  # type: ignore[misc]
 
 
-def _describe(s: Suggestion, matched: list[Kind], details: _Details, now: datetime, calendar: WorkCalendar | None) -> StuckCase:
+def _describe(s: Any, matched: list[Kind], details: _Details, now: datetime, calendar: WorkCalendar | None) -> StuckCase:
     """The reasons of one shown case, each with its day count."""
     reasons = [_reason(k.name, s, details, now, calendar) for k in matched]
     return StuckCase(
@@ -246,7 +282,7 @@ def _workdays(calendar: WorkCalendar | None, since: datetime | None, now: dateti
     return f"{calendar.workdays_between(china_day(since), china_day(now))}个工作日"
 
 
-def _reason(name: str, s: Suggestion, details: _Details, now: datetime, calendar: WorkCalendar | None) -> str:
+def _reason(name: str, s: Any, details: _Details, now: datetime, calendar: WorkCalendar | None) -> str:
     days = lambda since: (now - since).days if since else 0  # noqa: E731
     if name == "error":
         return f"处理异常：{s.error}"

@@ -81,12 +81,16 @@ def _stuck_indexes() -> tuple[Index, ...]:
     the whole table."""
     error = text("error != ''")
     return (
-        *(Index(f"ix_suggestion_state_{c}", "state", c) for c in ("reply_due", "sign_due", "assign_due", "review_due",
-                                                                 "open_escalations", "missed_commitments")),
-        Index("ix_suggestion_state_co_opinion_due", "state", "co_opinion_due", "missing_co_opinions"),
+        *(Index(f"ix_suggestion_state_{c}", "state", c) for c in ("reply_due", "sign_due", "assign_due", "review_due")),
+        *(Index(f"ix_suggestion_with_{fact}", "state", order, sqlite_where=text(f"{fact} > 0"), postgresql_where=text(f"{fact} > 0"))
+          for fact, order in FACT_INDEXES.items()),
         Index("ix_suggestion_stuck_from", "stuck_from", "state"),
         Index("ix_suggestion_with_error", "state", sqlite_where=error, postgresql_where=error),
     )
+
+
+# a fact's rows, each kept in a partial index with the column its kind orders by (models/stuck.py)
+FACT_INDEXES = {"open_escalations": "reply_due", "missed_commitments": "reply_due", "missing_co_opinions": "co_opinion_due"}
 
 
 class Suggestion(SQLModel, table=True):
