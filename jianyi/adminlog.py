@@ -21,7 +21,7 @@ CHAIN = "admin-log"
 
 def record_admin_event(db: DbSession, actor: str, role: str, action: str, payload: dict[str, Any]) -> AuditEvent:
     """Append one event to the admin log inside the caller's transaction (it commits)."""
-    prev = db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == CHAIN).order_by(AuditEvent.seq.desc())).first()  # type: ignore[attr-defined]
+    prev = db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == CHAIN).order_by(AuditEvent.seq.desc()).limit(1)).first()  # type: ignore[attr-defined]
     now = to_db(datetime.now(UTC))
     event = AuditEvent(
         suggestion_id=CHAIN, seq=(prev.seq + 1) if prev else 1, actor=actor, role=role, action=action,

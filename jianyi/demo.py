@@ -154,7 +154,7 @@ async def load_demo(client: Client, settings: Settings) -> str:
     """Load the demo once (skipped when the session already has suggestions)."""
     load_directory(settings)
     with session_for(settings.db_url) as db:
-        if db.exec(select(Suggestion).where(Suggestion.session == SESSION[0])).first():
+        if db.exec(select(Suggestion.id).where(Suggestion.session == SESSION[0]).limit(1)).first():
             return "已存在，跳过"
     engine = Engine(client, settings)
     today = datetime.combine(datetime.now(CST).date(), time(10), CST)

@@ -18,6 +18,8 @@ from helpers import (
     stop_if_open,
     submit_and_assign,
 )
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import select
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
@@ -162,6 +164,25 @@ def test_directory_changes_an_admin_makes_are_audit_events(settings):
     with session_for(settings.db_url) as db:
         log = list(db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == CHAIN).order_by(AuditEvent.seq)))
     assert [(e.actor, e.action) for e in log] == [("管理员甲", "directory_unit"), ("管理员甲", "directory_supervisor")]
+    assert verify_audit(settings.db_url)[2] == []
+
+
+def test_a_directory_change_reads_only_the_head_of_a_long_admin_log(settings):
+    """A national directory (thousands of deputies) is loaded one change at a time: each change
+    reads the log's head, never the whole log (the year's directory took minutes before)."""
+    for n in range(30):
+        directory.add_deputy(settings.db_url, f"代表{n:03d}", email=f"d{n}@deputy.example", actor="管理员甲")
+    loaded: list[object] = []
+
+    def count(_session: object, obj: object) -> None:
+        loaded.append(obj)
+
+    sa_event.listen(OrmSession, "loaded_as_persistent", count)
+    try:
+        directory.add_deputy(settings.db_url, "代表999", email="d999@deputy.example", actor="管理员甲")
+    finally:
+        sa_event.remove(OrmSession, "loaded_as_persistent", count)
+    assert sum(isinstance(o, AuditEvent) for o in loaded) == 1
     assert verify_audit(settings.db_url)[2] == []
 
 

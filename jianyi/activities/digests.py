@@ -88,6 +88,7 @@ class DigestActivities:
                 select(CommitmentProgress)
                 .where(CommitmentProgress.suggestion_id == s.id, CommitmentProgress.number == c.number)
                 .order_by(CommitmentProgress.reported_at.desc())  # type: ignore[attr-defined]
+                .limit(1)
             ).first()
             progress = f"{china_day(last.reported_at)} {last.text}" if last else "尚未报告"
             by_unit[s.lead_unit].append(
