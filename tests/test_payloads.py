@@ -225,3 +225,27 @@ def test_several_errors_are_joined() -> None:
 def test_whitespace_is_stripped() -> None:
     reply = parse_payload("withdraw", {"reason": "  问题已自行解决  "})
     assert reply.model_dump() == {"reason": "问题已自行解决"}
+
+
+def test_a_steps_working_copy_of_a_whole_case_equals_it_and_shares_nothing_it_may_change() -> None:
+    """The workflow changes a copy and keeps it only once recorded: the copy must be the case, whole."""
+    import base64
+    import json
+    from pathlib import Path
+
+    from jianyi.models.case import CaseState
+
+    history = json.loads((Path(__file__).parent / "histories" / "suggestion-t7e69e9cf-40.json").read_text())
+    results = [base64.b64decode(p["data"]) for e in history["events"]
+               if (done := e.get("workflowExecutionUpdateCompletedEventAttributes"))
+               for p in done["outcome"]["success"]["payloads"]]
+    case = CaseState.model_validate_json(max(results, key=len))  # the case at its fullest
+    assert case.deadlines and case.replies and case.evaluations
+    copy = case.working_copy()
+    assert copy == case and copy.model_dump_json() == case.model_dump_json()
+    copy.deadlines.clear()
+    copy.fired.append("x")
+    copy.submission.co_signers.append("附议人")
+    copy.replies[0].text = "改过"
+    assert case.deadlines and "x" not in case.fired and "附议人" not in case.submission.co_signers
+    assert case.replies[0].text != "改过"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -302,11 +303,17 @@ class Lifecycle:
     state: str
 
     def __init__(self, state: str | State = State.SUBMITTED) -> None:
-        self.machine = Machine(
+        self.state = str(state)
+
+    @cached_property
+    def machine(self) -> Machine:
+        """The ``transitions`` machine that takes the steps, built on first use: deciding needs only
+        the state and STEPS, and a workflow rebuilds its Lifecycle for every case it loads."""
+        return Machine(
             model=self,
             states=[s.value for s in State],
             transitions=[self._transition(step) for step in STEPS],
-            initial=str(state),
+            initial=self.state,
             auto_transitions=False,
             send_event=True,
             ignore_invalid_triggers=False,
@@ -376,13 +383,16 @@ class Lifecycle:
     def apply(self, action: str, facts: Facts) -> Move:
         """Take the step (refusing exactly as :meth:`decide` does); returns what happened."""
         decision = self.decide(action, facts)
-        if not self.trigger(action, facts=facts):  # type: ignore[attr-defined]
+        if not self.machine.events[action].trigger(self, facts=facts):  # type: ignore[attr-defined]
             raise Refused("refused", f"不能{ACTION_LABELS[action]}")  # pragma: no cover
         return decision
 
     def move_to(self, state: str) -> None:
         """Take a step decided before (and recorded since): the state becomes ``state``."""
-        self.machine.set_state(state)
+        if "machine" in self.__dict__:
+            self.machine.set_state(state)
+        else:
+            self.state = str(state)
 
     @property
     def is_terminal(self) -> bool:

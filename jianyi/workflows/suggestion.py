@@ -105,7 +105,7 @@ class SuggestionWorkflow:
         workflow.continue_as_new(start.model_copy(update={"resume": self.case}))
 
     async def _submit(self, start: StartCase) -> None:
-        case = self.case.model_copy(deep=True)
+        case = self.case.working_copy()
         effective = start.effective_at or workflow.now()
         case.submitted_at = effective
         if start.effective_at is not None:
@@ -130,7 +130,7 @@ class SuggestionWorkflow:
         await workflow.wait_condition(lambda: self.submission_recorded)
         async with self.lock:
             checked = self._check(action, request, dated=workflow.patched("dated-acts-bounded"))
-            case = self.case.model_copy(deep=True)
+            case = self.case.working_copy()
             case.error = case.error if self.agenda_broken else ""  # a step that went through clears a past 处理异常
             if request.effective_at is not None:
                 case.agenda_hold_until = workflow.now() + BACKFILL_HOLD
@@ -176,7 +176,7 @@ class SuggestionWorkflow:
         async with self.lock:
             if self.machine.is_terminal or note.source_id in self.case.merged_from:
                 return
-            case = self.case.model_copy(deep=True)
+            case = self.case.working_copy()
             case.merged_from.append(note.source_id)
             new = [d for d in note.deputies if d not in case.deputies]
             case.submission = case.submission.model_copy(update={"co_signers": [*case.submission.co_signers, *new]})
@@ -198,7 +198,7 @@ class SuggestionWorkflow:
             await self._guarded(self._fire(item, stale), refuse_caller=False)
 
     async def _fire(self, item: agenda.AgendaItem, stale: list[agenda.AgendaItem]) -> None:
-        case, now = self.case.model_copy(deep=True), workflow.now()
+        case, now = self.case.working_copy(), workflow.now()
         case.fired += [i.key for i in stale] + [item.key]
         fired = ReminderFired(kind=item.kind, cycle=item.key, due_at=item.at,
                               stale=[ReminderFired(kind=i.kind, cycle=i.key, due_at=i.at) for i in stale])
@@ -213,7 +213,7 @@ class SuggestionWorkflow:
 
     def _system(self, case: CaseState | None = None, dest: str = "", effects: Effects | None = None) -> ActionContext[Any]:
         """A system step on (a working copy of) the case."""
-        case = case or self.case.model_copy(deep=True)
+        case = case or self.case.working_copy()
         return ActionContext(case, case.state, dest or case.state, Empty(), SYSTEM_ACTOR, Role.SYSTEM, workflow.now(), effects or Effects())
 
     # -- writing: one local activity per transition, then delivery and search attributes -------------
