@@ -198,6 +198,7 @@ def start_worker_process(settings: Settings, cwd: Path) -> subprocess.Popen[byte
         JIANYI_SMTP_PORT=str(settings.smtp_port),
         JIANYI_QUIET_HOURS="false",
         JIANYI_INSTANCE=settings.instance,
+        JIANYI_WORKFLOW_CACHE=str(settings.workflow_cache),
     )
     # cwd: a temporary directory, so no .env of the checkout is read; own session: we stop it.
     with (cwd / "worker2.log").open("ab") as log:

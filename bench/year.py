@@ -90,12 +90,20 @@ class Result:
     peak_rss_mib: float = 0.0
     expected: Expected = field(default_factory=Expected)
     errors: list[str] = field(default_factory=list)
+    workers: int = 1
+    cache: int = 0
+    worker_rss_mib: list[float] = field(default_factory=list)
+
+    @property
+    def rss_text(self) -> str:
+        return " / ".join(f"{r:,.0f}" for r in self.worker_rss_mib) + " MiB" if self.worker_rss_mib else ""
 
     def lines(self) -> list[str]:
         kinds = sorted(set(self.outbox) | set(self.expected.digests) | set(self.fired))
         out = [f"  {self.cases:,} suggestions: {self.closed:,} closed in {self.wall / 60:.1f} min wall "
                f"({self.cases / self.wall:.1f} cases/s); {self.events_per_case:.0f} history events per case (sample); "
-               f"peak RSS {self.peak_rss_mib:,.0f} MiB",
+               f"peak RSS {self.peak_rss_mib:,.0f} MiB" + (f" (the busiest of {self.workers} workers, each keeping up to "
+                                                            f"{self.cache:,} cases: {rss})" if (rss := self.rss_text) else ""),
                f"  outbox: {dict(self.status)}; {self.mails:,} mails received over SMTP",
                "  notices per kind (fired by the agenda / expected from the policy; outbox rows):"]
         for k in kinds:
@@ -320,40 +328,53 @@ async def collect(client: Client, settings: Settings, all_plans: list[Plan], res
     result.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # in-process worker: driver + worker
 
 
+def worker_layout(cases: int) -> tuple[int, int]:
+    """(worker processes, cases each keeps in memory): as README's production section sizes them. Two
+    workers on the two cores; each keeps every open case it serves, so that a timer or a step never
+    replays a whole history (the default cache of 1,000 made the national year replay most of them)."""
+    workers = int(os.environ.get("BENCH_YEAR_WORKERS", "2"))
+    cache = int(os.environ.get("BENCH_YEAR_CACHE", str(max(cases // workers + cases // 10, 100))))
+    return workers, cache
+
+
 async def main(cases: int, progress: bool = False) -> Result:
-    """The year with the worker in a process of its own (its peak RSS measured), as deployed."""
+    """The year with the workers in processes of their own (their peak RSS measured), as deployed."""
     import tempfile
 
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.testing import WorkflowEnvironment
 
     from bench.lifecycles import CatcherProcess, start_worker_process, stop_process, tail
     from jianyi.binaries import temporal_test_server
     from jianyi.models.db import migrate_database
-    from jianyi.temporal import register_search_attributes
+    from jianyi.temporal import DATA_CONVERTER, register_search_attributes
 
+    count, cache = worker_layout(cases)
     with tempfile.TemporaryDirectory(prefix="jianyi-year-") as tmp:
-        mail, worker = CatcherProcess(Path(tmp) / "mail"), None
+        mail, workers = CatcherProcess(Path(tmp) / "mail"), []
         try:
             async with await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=temporal_test_server(), data_converter=pydantic_data_converter
+                test_server_existing_path=temporal_test_server(), data_converter=DATA_CONVERTER
             ) as env:
                 address = env.client.service_client.config.target_host
                 settings = Settings(_env_file=None, var_dir=Path(tmp) / "var", database_url="", task_queue="year",  # type: ignore[call-arg]
-                                    smtp_port=mail.port, quiet_hours=False, instance="year", temporal_address=address)
+                                    smtp_port=mail.port, quiet_hours=False, instance="year", temporal_address=address,
+                                    workflow_cache=cache)
                 migrate_database(settings.db_url)
                 await register_search_attributes(env.client, "default")
-                # the test server answers no DescribeTaskQueue: the first updates wait for the worker (action_timeout)
-                worker = start_worker_process(settings, Path(tmp))
+                # the test server answers no DescribeTaskQueue: the first updates wait for the workers (action_timeout)
+                workers = [start_worker_process(settings, Path(tmp)) for _ in range(count)]
                 result = await simulate(env, Engine(env.client, settings), settings, cases, progress=progress)
-                if worker.poll() is not None:
-                    raise RuntimeError("the worker stopped:\n" + tail(Path(tmp) / "worker2.log"))
-                result.peak_rss_mib = peak_rss_mib(worker.pid)
-                stop_process(worker)
+                if any(w.poll() is not None for w in workers):
+                    raise RuntimeError("a worker stopped:\n" + tail(Path(tmp) / "worker2.log"))
+                result.worker_rss_mib = [peak_rss_mib(w.pid) for w in workers]
+                result.peak_rss_mib = max(result.worker_rss_mib)
+                result.workers, result.cache = count, cache
+                for w in workers:
+                    stop_process(w)
             result.mails = mail.received
         finally:
-            if worker is not None:
-                stop_process(worker)
+            for w in workers:
+                stop_process(w)
             mail.stop()
     return result
 

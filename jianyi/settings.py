@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
 
     history_bound: int = 2000  # a case whose history passes this many events continues as new
+    # cases a worker keeps in memory (about 0.2–0.4 MiB each); a case not kept is replayed from its whole history on
+    # its next step or timer, so a worker should keep every open case it serves: N workers × this ≥ the open cases
+    workflow_cache: int = Field(1000, ge=10, le=100_000)
     action_timeout_seconds: float = 20.0  # an action with no answer by then: "处理服务暂时不可用" (exit 3)
     base_url: str = "http://127.0.0.1:8000"  # where notices link to; `jianyi up` serves the pages there
     audit_key_file: str = ""  # HMAC key of `jianyi audit anchor`, kept outside the records database
@@ -91,4 +94,10 @@ def _sqlite_url(var_dir: Path) -> str:
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings from the environment (and .env); a malformed one is a SettingError naming its variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "?"
+        raise SettingError(name, f"「{first.get('input')}」不可用（{first['msg']}）") from None

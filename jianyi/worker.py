@@ -46,6 +46,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         ],
         activity_executor=executor,
         workflow_runner=workflow_runner(),
+        max_cached_workflows=settings.workflow_cache,
     )
 
 

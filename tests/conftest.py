@@ -12,13 +12,12 @@ import pytest_asyncio
 from helpers import RecordingEngine, seed_directory, stop_if_open
 from pg import PostgresServer
 from pg import available as pg_available
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from jianyi.binaries import temporal_test_server
 from jianyi.mailcatcher import MailCatcher
 from jianyi.settings import Settings
-from jianyi.temporal import register_search_attributes
+from jianyi.temporal import DATA_CONVERTER, register_search_attributes
 from jianyi.worker import build_worker
 
 
@@ -26,7 +25,7 @@ from jianyi.worker import build_worker
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     async with await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=temporal_test_server(),
-        data_converter=pydantic_data_converter,
+        data_converter=DATA_CONVERTER,
     ) as environment:
         await register_search_attributes(environment.client, "default")
         yield environment

@@ -26,12 +26,12 @@ from helpers import (
 )
 from temporalio import workflow
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
 from jianyi.models.case import CaseState
 from jianyi.models.commands import InputError
 from jianyi.service import Engine
+from jianyi.temporal import DATA_CONVERTER
 from jianyi.workflows.suggestion import StartCase, SuggestionWorkflow
 
 HISTORIES = Path(__file__).parent / "histories"
@@ -42,7 +42,7 @@ GOV = "government_office:区政府办公室"
 
 
 def replayer() -> Replayer:
-    return Replayer(workflows=[SuggestionWorkflow], data_converter=pydantic_data_converter)
+    return Replayer(workflows=[SuggestionWorkflow], data_converter=DATA_CONVERTER)
 
 
 async def full_lifecycle(env, engine: Engine) -> str:
@@ -123,7 +123,7 @@ class ChangedWithoutPatch(SuggestionWorkflow):
 async def test_replay_catches_a_change_that_would_break_cases_in_flight():
     path = sorted(HISTORIES.glob("*.json"))[0]
     history = WorkflowHistory.from_json(path.stem, path.read_text(encoding="utf-8"))
-    changed = Replayer(workflows=[ChangedWithoutPatch], data_converter=pydantic_data_converter)
+    changed = Replayer(workflows=[ChangedWithoutPatch], data_converter=DATA_CONVERTER)
     result = await changed.replay_workflow(history, raise_on_replay_failure=False)
     assert result.replay_failure is not None
     assert isinstance(result.replay_failure, workflow.NondeterminismError)

@@ -65,3 +65,43 @@ async def test_a_worker_started_against_a_missing_namespace_stops_naming_the_set
     assert done.returncode == 5
     assert "JIANYI_TEMPORAL_NAMESPACE" in done.stderr and "「wuchang-nope」" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("variable", "value"), [("JIANYI_WORKFLOW_CACHE", "5"), ("JIANYI_SMTP_PORT", "abc")])
+def test_a_malformed_setting_stops_a_worker_naming_its_variable(tmp_path, variable, value):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, variable: value, "JIANYI_VAR_DIR": str(tmp_path)}
+    done = subprocess.run([str(Path(sys.executable).parent / "jianyi"), "worker"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 5
+    assert variable in done.stderr and f"「{value}」" in done.stderr
+    assert "内部错误" not in done.stderr and "Traceback" not in done.stderr
+
+
+async def test_the_worker_keeps_as_many_cases_as_the_workflow_cache_says(env, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from jianyi.worker import build_worker
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        worker = build_worker(env.client, Settings(_env_file=None, var_dir=tmp_path, workflow_cache=9000), pool)
+    assert worker.config()["max_cached_workflows"] == 9000
+
+
+def test_the_data_converter_writes_the_payloads_of_temporalios_pydantic_converter_with_parts_made_once():
+    from datetime import UTC, datetime
+
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    from jianyi.models.commands import SubmitInput
+    from jianyi.temporal import DATA_CONVERTER, SharedPydanticPayloadConverter
+
+    value = [SubmitInput(session="16-3", number="第40号", title="关于下水管网的建议", lead_deputy="胡家胜"), datetime(2026, 3, 1, tzinfo=UTC)]
+    ours, theirs = DATA_CONVERTER.payload_converter, pydantic_data_converter.payload_converter
+    assert ours.to_payloads(value) == theirs.to_payloads(value)
+    assert ours.from_payloads(theirs.to_payloads(value), [SubmitInput, datetime]) == value
+    first, again = SharedPydanticPayloadConverter(), SharedPydanticPayloadConverter()  # as the worker, every activation
+    assert [id(c) for c in again.converters.values()] == [id(c) for c in first.converters.values()]
