@@ -101,15 +101,18 @@ class Result:
     worker_rss_mib: list[float] = field(default_factory=list)
 
     @property
-    def rss_text(self) -> str:
-        return " / ".join(f"{r:,.0f}" for r in self.worker_rss_mib) + " MiB" if self.worker_rss_mib else ""
+    def workers_text(self) -> str:
+        """Each worker process's peak RSS (none when the worker ran in this process)."""
+        if not self.worker_rss_mib:
+            return ""
+        each = " / ".join(f"{r:,.0f}" for r in self.worker_rss_mib)
+        return f" ({self.workers} workers, each keeping up to {self.cache:,} cases: {each} MiB)"
 
     def lines(self) -> list[str]:
         kinds = sorted(set(self.outbox) | set(self.expected.digests) | set(self.fired))
         out = [f"  {self.cases:,} suggestions: {self.closed:,} closed in {self.wall / 60:.1f} min wall "
                f"({self.cases / self.wall:.1f} cases/s); {self.events_per_case:.0f} history events per case (sample); "
-               f"peak RSS {self.peak_rss_mib:,.0f} MiB" + (f" (the busiest of {self.workers} workers, each keeping up to "
-                                                            f"{self.cache:,} cases: {rss})" if (rss := self.rss_text) else ""),
+               f"peak RSS {self.peak_rss_mib:,.0f} MiB{self.workers_text}",
                f"  outbox: {dict(self.status)}; {self.mails:,} mails received over SMTP",
                "  notices per kind (fired by the agenda / expected from the policy; outbox rows):"]
         for k in kinds:
@@ -340,7 +343,7 @@ async def collect(client: Client, settings: Settings, all_plans: list[Plan], res
 def worker_layout(cases: int) -> tuple[int, int]:
     """(worker processes, cases each keeps in memory): as README's production section sizes them. Two
     workers on the two cores; each keeps every open case it serves, so that a timer or a step never
-    replays a whole history (the default cache of 1,000 made the national year replay most of them)."""
+    replays a whole history (with the default cache of 1,000 the national year's worker kept rebuilding cases)."""
     workers = int(os.environ.get("BENCH_YEAR_WORKERS", "2"))
     cache = int(os.environ.get("BENCH_YEAR_CACHE", str(max(cases // workers + cases // 10, 100))))
     return workers, cache

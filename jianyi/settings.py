@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     smtp_timeout_seconds: float = 10.0
 
     history_bound: int = 2000  # a case whose history passes this many events continues as new
-    # cases a worker keeps in memory (about 0.2–0.4 MiB each); a case not kept is replayed from its whole history on
+    # cases a worker keeps in memory (about 0.1–0.2 MiB each, measured); a case not kept is replayed from its whole history on
     # its next step or timer, so a worker should keep every open case it serves: N workers × this ≥ the open cases
     workflow_cache: int = Field(1000, ge=10, le=100_000)
     action_timeout_seconds: float = 20.0  # an action with no answer by then: "处理服务暂时不可用" (exit 3)

@@ -389,10 +389,7 @@ class Lifecycle:
 
     def move_to(self, state: str) -> None:
         """Take a step decided before (and recorded since): the state becomes ``state``."""
-        if "machine" in self.__dict__:
-            self.machine.set_state(state)
-        else:
-            self.state = str(state)
+        self.state = State(state).value  # transitions keeps the state on its model: this is the machine's state too
 
     @property
     def is_terminal(self) -> bool:

@@ -7,8 +7,10 @@ The query runs in the caller's database session; day counts are computed only fo
 
 from __future__ import annotations
 
+import operator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import reduce
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal_column, not_, or_, union_all
@@ -226,8 +228,7 @@ def _counts(db: DbSession, base: list[ColumnElement[bool]], now: datetime) -> tu
     """The count of each kind and of the cases stuck by any kind (a case counted once): each an
     indexed count, never a pass over every open case."""
     def count(parts: list[ColumnElement[bool]]) -> Any:
-        return sum((select(func.count()).select_from(S).where(*base, p).scalar_subquery() for p in parts[1:]),
-                   start=select(func.count()).select_from(S).where(*base, parts[0]).scalar_subquery())
+        return reduce(operator.add, (select(func.count()).select_from(S).where(*base, p).scalar_subquery() for p in parts))
 
     row = db.exec(select(*(count(k.disjoint(now)) for k in KINDS), count([any_kind(now)]))).one()  # type: ignore[call-overload]
     return {k.name: int(v or 0) for k, v in zip(KINDS, row[:-1], strict=True)}, int(row[-1] or 0)
