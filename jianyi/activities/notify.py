@@ -30,7 +30,7 @@ from jianyi.activities.channels import (
     validate_channels,
 )
 from jianyi.models.contacts import mask_secrets
-from jianyi.models.db import to_db, write_session
+from jianyi.models.db import session_for, to_db
 from jianyi.models.notices import stale_reason
 from jianyi.models.states import STATE_LABELS
 from jianyi.models.tables import Outbox, Suggestion
@@ -83,7 +83,7 @@ class NotifyActivities:
                     error = f"发送到「{row.recipient}」（{row.channel}）超时：本次投递的时限已到"
                 except Exception as exc:  # noqa: BLE001  (a bug must not lose the message either)
                     error = f"发送到「{row.recipient}」（{row.channel}）时出错：{type(exc).__name__}: {exc}"
-                else:  # in a thread: the worker's event loop serves every case and must not wait for the writer lock
+                else:  # in a thread: the worker's event loop serves every case and must not wait for SQLite's lock
                     await asyncio.to_thread(self._mark, row.id, "sent", "")
                     sent += 1
                     continue
@@ -98,7 +98,7 @@ class NotifyActivities:
         """The rows this deliverer claims (atomically: two deliverers never both send one row); a
         notice the case has moved past is marked skipped, never sent."""
         now = datetime.now(UTC)
-        with write_session(self.settings.db_url) as db:
+        with session_for(self.settings.db_url) as db:
             claimable = or_(Outbox.status.in_(DELIVERABLE), and_(Outbox.status == "sending", Outbox.claimed_at < now - CLAIM_EXPIRES))  # type: ignore[attr-defined,operator]
             claim = update(Outbox).where(Outbox.id.in_(ids), claimable).values(status="sending", claimed_at=now).returning(Outbox.id)  # type: ignore[union-attr]
             claimed = list(db.connection().execute(claim).scalars())
@@ -117,13 +117,13 @@ class NotifyActivities:
             return keep
 
     def _release(self, row_ids: list[int | None]) -> None:
-        with write_session(self.settings.db_url) as db:
+        with session_for(self.settings.db_url) as db:
             db.exec(update(Outbox).where(Outbox.id.in_(row_ids), Outbox.status == "sending").values(status="pending"))  # type: ignore[union-attr,call-overload]
             db.commit()
 
     def _mark(self, row_id: int | None, status: str, error: str) -> None:
         values = {"row_id": row_id, "status": status, "last_error": mask_secrets(error)[:500]}
-        with write_session(self.settings.db_url) as db:
+        with session_for(self.settings.db_url) as db:
             if status == "sent":
                 db.connection().execute(_MARK_SENT, {**values, "sent_at": to_db(datetime.now(UTC))})
             else:

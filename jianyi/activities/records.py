@@ -23,7 +23,7 @@ from jianyi.activities.projection import mark_current, project, store_deadlines
 from jianyi.models.audit import GENESIS, event_hash, hashed_fields, transition_hash
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import AdminNoticeRequest, Recorded, Transition
-from jianyi.models.db import to_db, write_session
+from jianyi.models.db import session_for, to_db
 from jianyi.models.policy import ComputedDeadline
 from jianyi.models.tables import AuditEvent, DeadlineRow, Outbox, Reminder
 from jianyi.settings import Settings
@@ -36,7 +36,7 @@ class RecordActivities:
     @activity.defn(name="record_transition")
     def record_transition(self, t: Transition) -> Recorded:
         content = transition_hash(t)
-        with write_session(self.settings.db_url) as db:
+        with session_for(self.settings.db_url) as db:
             at_seq = AuditEvent.suggestion_id == t.suggestion_id, AuditEvent.seq == t.seq
             written = db.exec(select(AuditEvent.content_hash).where(*at_seq)).first()
             done = db.exec(select(AuditEvent).where(*at_seq)).one() if written is not None else None
@@ -73,7 +73,7 @@ class RecordActivities:
     @activity.defn(name="record_admin_notice")
     def record_admin_notice(self, r: AdminNoticeRequest) -> Recorded:
         """Outbox rows that kept failing: tell the admin (never drop silently); idempotent by key."""
-        with write_session(self.settings.db_url) as db:
+        with session_for(self.settings.db_url) as db:
             notices = admin_notices(db, self.settings, r.failed_ids, r.error)
             base = {"link": f"{self.settings.base_url.rstrip('/')}/outbox?failed=1"}
             ids, deliver_at = enqueue(db, self.settings, load_calendar(db), r.source_id, r.at, notices, base)

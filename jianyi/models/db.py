@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -126,52 +123,6 @@ def safe_url(url: str) -> str:
 def session_for(url: str) -> Iterator[DbSession]:
     with DbSession(engine_for(url), expire_on_commit=False) as session:
         yield session
-
-
-@contextmanager
-def write_session(url: str) -> Iterator[DbSession]:
-    """A session for a write transaction (commit it inside). SQLite lets one writer in at a time and makes
-    the others wait in its busy handler, which sleeps up to 100 ms between tries: with two worker processes
-    the lock then stood idle while both slept. Here the writers of this machine queue for it instead, on a
-    lock within the process and a lock file between processes, each let in the moment the last one commits.
-    PostgreSQL has row locks: its writers do not queue."""
-    path = url.removeprefix("sqlite:///")
-    if not url.startswith("sqlite:///") or path in ("", ":memory:"):
-        with session_for(url) as session:
-            yield session
-        return
-    with _writer(os.path.abspath(path)), session_for(url) as session:
-        yield session
-
-
-class _WriterLock:
-    """One SQLite file's writers: re-entrant within a thread, exclusive between threads and processes."""
-
-    def __init__(self, path: str) -> None:
-        self.path, self.thread_lock, self.depth, self.fd, self.pid = path + ".writer-lock", threading.RLock(), 0, -1, 0
-
-    def __enter__(self) -> None:
-        self.thread_lock.acquire()
-        if self.depth == 0:
-            if self.pid != os.getpid():  # a forked child opens its own (a lock file's lock is per open file)
-                self.fd, self.pid = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600), os.getpid()
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        self.depth += 1
-
-    def __exit__(self, *_: object) -> None:
-        self.depth -= 1
-        if self.depth == 0:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-        self.thread_lock.release()
-
-
-_WRITERS: dict[str, _WriterLock] = {}
-_WRITERS_LOCK = threading.Lock()
-
-
-def _writer(path: str) -> _WriterLock:
-    with _WRITERS_LOCK:
-        return _WRITERS.setdefault(path, _WriterLock(path))
 
 
 def to_db(moment: datetime | None) -> datetime | None:
