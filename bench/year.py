@@ -45,7 +45,7 @@ from jianyi.models.db import session_for
 from jianyi.models.policy import ComputedDeadline, china_day
 from jianyi.models.tables import Outbox, Reminder
 from jianyi.scheduler import JOBS, period_name, period_start, start_digest, trigger_for
-from jianyi.service import Engine, Unavailable
+from jianyi.service import Engine
 from jianyi.settings import Settings
 
 CST = ZoneInfo("Asia/Shanghai")
@@ -56,7 +56,6 @@ AGENDA_KINDS = ("deadline_reminder", "overdue", "overdue_repeat", "overdue_escal
                 "expire_evaluation")
 DIGEST_KINDS = ("monthly_digest", "ledger_request")
 SKIP_TIMEOUT = timedelta(minutes=10)  # one skip of the clock, however many timers fire on the way
-RETRIES = 10  # tries of one action that got no answer within the action timeout
 
 
 @dataclass
@@ -97,7 +96,6 @@ class Result:
     peak_rss_mib: float = 0.0
     expected: Expected = field(default_factory=Expected)
     errors: list[str] = field(default_factory=list)
-    retried: int = 0
     workers: int = 1
     cache: int = 0
     worker_rss_mib: list[float] = field(default_factory=list)
@@ -115,8 +113,7 @@ class Result:
         out = [f"  {self.cases:,} suggestions: {self.closed:,} closed in {self.wall / 60:.1f} min wall "
                f"({self.cases / self.wall:.1f} cases/s); {self.events_per_case:.0f} history events per case (sample); "
                f"peak RSS {self.peak_rss_mib:,.0f} MiB{self.workers_text}",
-               f"  outbox: {dict(self.status)}; {self.mails:,} mails received over SMTP; {self.retried:,} actions asked "
-               f"again after no answer in time; {len(self.errors):,} steps failed",
+               f"  outbox: {dict(self.status)}; {self.mails:,} mails received over SMTP",
                "  notices per kind (fired by the agenda / expected from the policy; outbox rows):"]
         for k in kinds:
             want = self.expected.fired.get(k, self.expected.digests.get(k, 0))
@@ -152,21 +149,12 @@ class Year:
         self.agenda: dict[datetime, list[Any]] = {}
         self.expected = Expected()
         self.errors: list[str] = []
-        self.retried = 0  # actions asked again after 「处理服务暂时不可用」
 
     def at(self, moment: datetime, step: Any) -> None:
         self.agenda.setdefault(moment, []).append(step)
 
     async def act(self, p: Plan, action: str, who: tuple[str, str], **payload: Any) -> CaseState:
-        """As a clerk told 「处理服务暂时不可用」 does: the same action again under the same operation id
-        (never applied twice), while a skip of thousands of reminders keeps the server busy."""
-        update_id = None
-        for _ in range(RETRIES):
-            try:
-                return await self.engine.act(p.sid, action, who[1], who[0], payload, update_id=update_id)
-            except Unavailable as exc:
-                update_id, self.retried = exc.update_id, self.retried + 1
-        raise RuntimeError(f"{p.sid} {action}: no answer after {RETRIES} tries under update id {update_id}")
+        return await self.engine.act(p.sid, action, who[1], who[0], payload)
 
     async def run(self, all_plans: list[Plan], start: datetime, progress: bool = False) -> None:
         for p in all_plans:
@@ -328,7 +316,7 @@ async def simulate(env: Any, engine: Engine, settings: Settings, cases: int, uni
     await year.run(all_plans, start, progress)
     last = max((p.closed_at for p in all_plans if p.closed_at), default=start)
     await year.skip_to(last + timedelta(days=1))
-    result = Result(cases, wall=time.perf_counter() - t0, expected=year.expected, errors=year.errors, retried=year.retried)
+    result = Result(cases, wall=time.perf_counter() - t0, expected=year.expected, errors=year.errors)
     await collect(env.client, settings, all_plans, result)
     return result
 

@@ -57,8 +57,8 @@ class NotifyActivities:
     async def deliver_outbox(self, ids: list[int]) -> int:
         """Send the deliverable rows among ``ids``; returns how many were sent now.
 
-        Each row is marked sent right after its channel accepted it, before the next is sent, so the
-        window in which a crash could make a retry send it again is one local database write.
+        Each row is marked sent synchronously right after its channel accepted it, so the window
+        in which a crash could make a retry send it again is one local database write.
         """
         rows = await asyncio.to_thread(self._deliverable, ids)
         if not rows:
@@ -83,8 +83,8 @@ class NotifyActivities:
                     error = f"发送到「{row.recipient}」（{row.channel}）超时：本次投递的时限已到"
                 except Exception as exc:  # noqa: BLE001  (a bug must not lose the message either)
                     error = f"发送到「{row.recipient}」（{row.channel}）时出错：{type(exc).__name__}: {exc}"
-                else:  # in a thread: the worker's event loop serves every case and must not wait for SQLite's lock
-                    await asyncio.to_thread(self._mark, row.id, "sent", "")
+                else:
+                    self._mark(row.id, "sent", "")
                     sent += 1
                     continue
                 await asyncio.to_thread(self._mark, row.id, "failed", error)
