@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from google.protobuf.duration_pb2 import Duration
 from sqlmodel import func, select
 from temporalio.api.testservice.v1 import SleepRequest
 from temporalio.client import Client
@@ -186,7 +185,8 @@ class Year:
             try:
                 now = await self.env.get_current_time()
                 if moment > now:
-                    request = SleepRequest(duration=Duration(seconds=int((moment - now).total_seconds()) + 1))
+                    request = SleepRequest()
+                    request.duration.FromTimedelta(moment - now)  # as env.sleep builds it; env.sleep takes no timeout
                     await self.env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
                 return
             except RPCError as exc:
