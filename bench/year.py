@@ -16,6 +16,13 @@ workers run in processes of their own, as deployed: two on the two cores (BENCH_
 each keeping up to its share of the cases and a tenth more (BENCH_YEAR_CACHE; JIANYI_WORKFLOW_CACHE
 in production), so that no reminder replays a whole history. In the test the worker shares the
 test's process.
+
+The national year runs on three time-skipping servers (BENCH_YEAR_SHARDS), each holding a third
+of the cases, as Temporal's own history shards would; the clock of every one is skipped to the same
+moments, and all share one records database. One server would be the year's bottleneck, and more so
+the longer it runs: it keeps every lock and unlock of its clock in a list "for debugging purposes
+only" and, at each timer it fires, searches that list from its first entry (sdk-java's
+SelfAdvancingTimerImpl, ``lockEvents``), so the cost of a timer grows with all the run has done.
 """
 
 from __future__ import annotations
@@ -68,6 +75,7 @@ class Plan:
     course: str  # on_time / late / unsatisfied / commitment / key / silent
     reply_day: int = 0  # days after 交办 (late: days after the last day of the reply deadline)
     sid: str = ""
+    shard: int = 0  # the time-skipping server (and its workers) that runs this case
     assigned_at: datetime | None = None
     replied_at: datetime | None = None  # the last reply's approval (when it reached the deputy)
     closed_at: datetime | None = None
@@ -97,6 +105,7 @@ class Result:
     errors: list[str] = field(default_factory=list)
     workers: int = 1
     cache: int = 0
+    shards: int = 1
     worker_rss_mib: list[float] = field(default_factory=list)
 
     @property
@@ -105,7 +114,8 @@ class Result:
         if not self.worker_rss_mib:
             return ""
         each = " / ".join(f"{r:,.0f}" for r in self.worker_rss_mib)
-        return f" ({self.workers} workers, each keeping up to {self.cache:,} cases: {each} MiB)"
+        servers = f" on {self.shards} time-skipping servers" if self.shards > 1 else ""
+        return f" ({self.workers} workers{servers}, each keeping up to {self.cache:,} cases: {each} MiB)"
 
     def lines(self) -> list[str]:
         kinds = sorted(set(self.outbox) | set(self.expected.digests) | set(self.fired))
@@ -139,11 +149,19 @@ def at10(day: Any) -> datetime:
     return datetime.combine(day, datetime.min.time(), CST).replace(hour=10)
 
 
-class Year:
-    """Drives the plans on the time-skipping server: a calendar of moments, each a batch of steps."""
+@dataclass
+class Shard:
+    """One time-skipping server and the engine that acts on its cases."""
 
-    def __init__(self, env: Any, engine: Engine, settings: Settings, in_flight: int = 64) -> None:
-        self.env, self.engine, self.settings = env, engine, settings
+    env: Any
+    engine: Engine
+
+
+class Year:
+    """Drives the plans on the time-skipping servers: a calendar of moments, each a batch of steps."""
+
+    def __init__(self, shards: list[Shard], settings: Settings, in_flight: int = 64) -> None:
+        self.shards, self.settings = shards, settings
         self.gate = asyncio.Semaphore(in_flight)
         self.agenda: dict[datetime, list[Any]] = {}
         self.expected = Expected()
@@ -153,7 +171,10 @@ class Year:
         self.agenda.setdefault(moment, []).append(step)
 
     async def act(self, p: Plan, action: str, who: tuple[str, str], **payload: Any) -> CaseState:
-        return await self.engine.act(p.sid, action, who[1], who[0], payload)
+        return await self.shards[p.shard].engine.act(p.sid, action, who[1], who[0], payload)
+
+    async def now(self, p: Plan) -> datetime:
+        return await self.shards[p.shard].env.get_current_time()
 
     async def run(self, all_plans: list[Plan], start: datetime, progress: bool = False) -> None:
         for p in all_plans:
@@ -178,16 +199,21 @@ class Year:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
 
     async def skip_to(self, moment: datetime) -> None:
-        """Skips the server's clock to ``moment``. A skip over a busy week (thousands of reminders
+        """Skips every server's clock to ``moment``."""
+        await asyncio.gather(*(self.skip(shard.env, moment) for shard in self.shards))
+
+    @staticmethod
+    async def skip(env: Any, moment: datetime) -> None:
+        """Skips one server's clock to ``moment``. A skip over a busy week (thousands of reminders
         firing) outlasts the client's default RPC timeout, so the sleep is asked with a long one;
         a dropped connection or a timeout is asked again from wherever the clock got to."""
         for attempt in range(5):
             try:
-                now = await self.env.get_current_time()
+                now = await env.get_current_time()
                 if moment > now:
                     request = SleepRequest()
                     request.duration.FromTimedelta(moment - now)  # as env.sleep builds it; env.sleep takes no timeout
-                    await self.env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
+                    await env.client.test_service.unlock_time_skipping_with_sleep(request, timeout=SKIP_TIMEOUT)
                 return
             except RPCError as exc:
                 print(f"    skip to {moment:%Y-%m-%d %H:%M}, attempt {attempt + 1}: {exc}", file=sys.stderr, flush=True)
@@ -198,7 +224,7 @@ class Year:
     async def begin(self, p: Plan, start: datetime) -> None:
         data = {"session": self.settings.task_queue, "number": f"第{p.n}号", "title": f"关于第{p.n}项民生事项的建议",
                 "lead_deputy": p.deputy, "period": p.period, "category": "城乡建设"}
-        p.sid = await self.engine.submit(data, p.deputy)
+        p.sid = await self.shards[p.shard].engine.submit(data, p.deputy)
         await self.act(p, "review", CONGRESS, decision="register")
         case = await self.act(p, "assign", CONGRESS, lead_unit=p.unit, co_handlers=[])
         p.assigned_at = case.assigned_at
@@ -211,7 +237,7 @@ class Year:
         self.at(at10(reply_on), lambda: self.reply(p, deadline, case.key_since))
 
     async def reply(self, p: Plan, deadline: ComputedDeadline, key_since: datetime | None, round_: int = 1) -> None:
-        now = await self.env.get_current_time()
+        now = await self.now(p)
         self.expect_handling(deadline, now, p.course == "late")
         if key_since is not None:  # every two weeks while handled: the ones before this reply
             step = timedelta(days=14)
@@ -243,7 +269,7 @@ class Year:
     async def evaluate(self, p: Plan, result: str) -> None:
         comment = "问题未解决" if result == "不满意" else ""
         case = await self.act(p, "evaluate", ("deputy", p.deputy), work="满意", result=result, comment=comment)
-        now = await self.env.get_current_time()
+        now = await self.now(p)
         if result == "不满意":
             deadline = case.handling_deadline
             assert deadline is not None
@@ -253,7 +279,7 @@ class Year:
 
     async def fulfil(self, p: Plan) -> None:
         await self.act(p, "fulfil_commitment", ("unit", p.unit), number=1, text="已按期完成改造")
-        p.closed_at = await self.env.get_current_time()
+        p.closed_at = await self.now(p)
 
     def expect_handling(self, deadline: ComputedDeadline, reply_at: datetime, late: bool) -> None:
         """The policy's reminders before the deadline that came before this reply; a late reply's notices."""
@@ -264,12 +290,13 @@ class Year:
 
     # -- the scheduler's digests, at the moments its triggers give -----------------------------------------
     def digests(self, all_plans: list[Plan], start: datetime, end: datetime) -> None:
+        client = self.shards[0].engine.client  # the scheduler's digests: one run per unit and period, on the first server
         for job, kind in (("monthly", "monthly_digest"), ("ledger", "ledger_request")):
             spec, trigger, fire = JOBS[job], trigger_for(JOBS[job], self.settings), None
             fire = trigger.get_next_fire_time(None, start)
             while fire is not None and fire < end:
                 period = period_name(spec, period_start(spec, fire.astimezone(CST).date()))
-                self.at(fire, lambda job=job, period=period: start_digest(self.engine.client, self.settings, job, period))
+                self.at(fire, lambda job=job, period=period: start_digest(client, self.settings, job, period))
                 self.at(fire + timedelta(minutes=1), lambda fire=fire, kind=kind: self.expect_digest(all_plans, kind, fire))
                 fire = trigger.get_next_fire_time(fire, fire + timedelta(minutes=1))
 
@@ -301,57 +328,66 @@ def seed_directory(settings: Settings, units: list[str], deputies: list[str]) ->
     directory.add_supervisor(url, SUPERVISOR, "副主任", email="wangkun@supervisor.example")
 
 
-async def simulate(env: Any, engine: Engine, settings: Settings, cases: int, units: int = 40, in_flight: int = 64,
+async def simulate(shards: list[Shard], settings: Settings, cases: int, units: int = 40, in_flight: int = 64,
                    progress: bool = False) -> Result:
-    """Runs a year of ``cases`` suggestions on ``env`` (a time-skipping WorkflowEnvironment) with a worker already running."""
+    """Runs a year of ``cases`` suggestions over ``shards`` (time-skipping environments, each with a worker
+    already running); case n runs on shard n mod len(shards)."""
     unit_names = [f"第{k}承办单位" for k in range(1, units + 1)]
     deputies = [f"代表{k:03d}" for k in range(1, max(cases // 3, 10) + 1)]
     seed_directory(settings, unit_names, deputies)
     all_plans = plans(cases, unit_names, deputies)
-    now = (await env.get_current_time()).astimezone(CST)
+    for p in all_plans:
+        p.shard = p.n % len(shards)
+    year = Year(shards, settings, in_flight)
+    await year.skip_to(max([await s.env.get_current_time() for s in shards]))  # the servers' clocks agree from the start
+    now = (await shards[0].env.get_current_time()).astimezone(CST)
     start = at10(now.date() + timedelta(days=7 - now.weekday()))  # next Monday, 10:00
-    year = Year(env, engine, settings, in_flight)
     year.digests(all_plans, start, start + timedelta(days=300))
     t0 = time.perf_counter()
     await year.run(all_plans, start, progress)
     last = max((p.closed_at for p in all_plans if p.closed_at), default=start)
     await year.skip_to(last + timedelta(days=1))
     result = Result(cases, wall=time.perf_counter() - t0, expected=year.expected, errors=year.errors)
-    await collect(env.client, settings, all_plans, result)
+    await collect([s.engine.client for s in shards], settings, all_plans, result)
     return result
 
 
-async def collect(client: Client, settings: Settings, all_plans: list[Plan], result: Result) -> None:
+async def collect(clients: list[Client], settings: Settings, all_plans: list[Plan], result: Result) -> None:
     with session_for(settings.db_url) as db:
         result.fired = Counter(dict(db.exec(select(Reminder.kind, func.count()).where(Reminder.skipped == False).group_by(Reminder.kind)).all()))  # noqa: E712
         result.outbox = Counter(dict(db.exec(select(Outbox.kind, func.count()).group_by(Outbox.kind)).all()))
         result.status = Counter(dict(db.exec(select(Outbox.status, func.count()).group_by(Outbox.status)).all()))
     gate = asyncio.Semaphore(64)
 
-    async def completed(sid: str) -> bool:
+    async def completed(p: Plan) -> bool:
         async with gate:
-            d = await client.get_workflow_handle(sid).describe()
+            d = await clients[p.shard].get_workflow_handle(p.sid).describe()
         return d.status is not None and d.status.name == "COMPLETED"
 
-    result.closed = sum(await asyncio.gather(*(completed(p.sid) for p in all_plans if p.sid)))
-    sample = [p.sid for p in all_plans[:: max(len(all_plans) // 20, 1)] if p.sid]
-    lengths = [len((await client.get_workflow_handle(s).fetch_history()).events) for s in sample]
+    result.closed = sum(await asyncio.gather(*(completed(p) for p in all_plans if p.sid)))
+    sample = [p for p in all_plans[:: max(len(all_plans) // 20, 1)] if p.sid]
+    lengths = [len((await clients[p.shard].get_workflow_handle(p.sid).fetch_history()).events) for p in sample]
     result.events_per_case = sum(lengths) / max(len(lengths), 1)
     result.peak_rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # in-process worker: driver + worker
 
 
-def worker_layout(cases: int) -> tuple[int, int]:
-    """(worker processes, cases each keeps in memory): as README's production section sizes them. Two
-    workers on the two cores; each keeps every open case it serves, so that a timer or a step never
-    replays a whole history (with the default cache of 1,000 the national year's worker kept rebuilding cases)."""
-    workers = int(os.environ.get("BENCH_YEAR_WORKERS", "2"))
-    cache = int(os.environ.get("BENCH_YEAR_CACHE", str(max(cases // workers + cases // 10, 100))))
-    return workers, cache
+def worker_layout(cases: int) -> tuple[int, int, int]:
+    """(time-skipping servers, worker processes on each, cases each worker keeps in memory): as README's
+    production section sizes them. A server for every 3,000 cases (one keeps the district and the
+    province fast, three the nation); two workers on the two cores for one server, else one per server;
+    each worker keeps every open case it serves, so that a timer or a step never replays a whole history
+    (with the default cache of 1,000 the national year's worker kept rebuilding cases)."""
+    shards = int(os.environ.get("BENCH_YEAR_SHARDS", str(max(1, round(cases / 3_000)))))
+    workers = int(os.environ.get("BENCH_YEAR_WORKERS", "2" if shards == 1 else "1"))
+    per_worker = cases // (shards * workers)
+    cache = int(os.environ.get("BENCH_YEAR_CACHE", str(max(per_worker + per_worker // 5, 100))))
+    return shards, workers, cache
 
 
 async def main(cases: int, progress: bool = False) -> Result:
     """The year with the workers in processes of their own (their peak RSS measured), as deployed."""
     import tempfile
+    from contextlib import AsyncExitStack
 
     from temporalio.testing import WorkflowEnvironment
 
@@ -360,27 +396,29 @@ async def main(cases: int, progress: bool = False) -> Result:
     from jianyi.models.db import migrate_database
     from jianyi.temporal import DATA_CONVERTER, register_search_attributes
 
-    count, cache = worker_layout(cases)
+    count, each, cache = worker_layout(cases)
     with tempfile.TemporaryDirectory(prefix="jianyi-year-") as tmp:
         mail, workers = CatcherProcess(Path(tmp) / "mail"), []
         try:
-            async with await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=temporal_test_server(), data_converter=DATA_CONVERTER
-            ) as env:
-                address = env.client.service_client.config.target_host
+            async with AsyncExitStack() as stack:
                 settings = Settings(_env_file=None, var_dir=Path(tmp) / "var", database_url="", task_queue="year",  # type: ignore[call-arg]
-                                    smtp_port=mail.port, quiet_hours=False, instance="year", temporal_address=address,
-                                    workflow_cache=cache)
+                                    smtp_port=mail.port, quiet_hours=False, instance="year", workflow_cache=cache)
                 migrate_database(settings.db_url)
-                await register_search_attributes(env.client, "default")
-                # the test server answers no DescribeTaskQueue: the first updates wait for the workers (action_timeout)
-                workers = [start_worker_process(settings, Path(tmp)) for _ in range(count)]
-                result = await simulate(env, Engine(env.client, settings), settings, cases, progress=progress)
+                shards = []
+                for _ in range(count):
+                    env = await stack.enter_async_context(await WorkflowEnvironment.start_time_skipping(
+                        test_server_existing_path=temporal_test_server(), data_converter=DATA_CONVERTER))
+                    await register_search_attributes(env.client, "default")
+                    own = settings.model_copy(update={"temporal_address": env.client.service_client.config.target_host})
+                    # the test server answers no DescribeTaskQueue: the first updates wait for the workers (action_timeout)
+                    workers += [start_worker_process(own, Path(tmp)) for _ in range(each)]
+                    shards.append(Shard(env, Engine(env.client, own)))
+                result = await simulate(shards, settings, cases, progress=progress)
                 if any(w.poll() is not None for w in workers):
                     raise RuntimeError("a worker stopped:\n" + tail(Path(tmp) / "worker2.log"))
                 result.worker_rss_mib = [peak_rss_mib(w.pid) for w in workers]
                 result.peak_rss_mib = max(result.worker_rss_mib)
-                result.workers, result.cache = count, cache
+                result.workers, result.cache, result.shards = len(workers), cache, count
                 for w in workers:
                     stop_process(w)
             result.mails = mail.received

@@ -13,14 +13,14 @@ import pytest
 from jianyi.service import Engine
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from bench.year import AGENDA_KINDS, DIGEST_KINDS, simulate  # noqa: E402
+from bench.year import AGENDA_KINDS, DIGEST_KINDS, Shard, simulate  # noqa: E402
 
 DISTRICT = 300
 
 
 @pytest.mark.timeout(900)
 async def test_a_district_year_fires_and_delivers_every_notice_the_policy_implies(env, settings, worker, mail):
-    result = await simulate(env, Engine(env.client, settings), settings, DISTRICT)
+    result = await simulate([Shard(env, Engine(env.client, settings))], settings, DISTRICT)
 
     assert result.errors == []
     assert result.closed == DISTRICT

@@ -84,7 +84,7 @@ class NotifyActivities:
                 except Exception as exc:  # noqa: BLE001  (a bug must not lose the message either)
                     error = f"发送到「{row.recipient}」（{row.channel}）时出错：{type(exc).__name__}: {exc}"
                 else:
-                    self._mark(row.id, "sent", "")
+                    await asyncio.to_thread(self._mark, row.id, "sent", "")
                     sent += 1
                     continue
                 await asyncio.to_thread(self._mark, row.id, "failed", error)
