@@ -35,7 +35,7 @@ from jianyi.mailcatcher import MailCatcher, _Handler
 from jianyi.models.commands import InputError
 from jianyi.models.db import session_for
 from jianyi.models.policy import CST
-from jianyi.models.tables import AuditEvent, Suggestion
+from jianyi.models.tables import AuditEvent, Outbox, Suggestion
 from jianyi.queries import verify_audit
 from jianyi.service import Engine
 from jianyi.settings import Settings
@@ -66,6 +66,7 @@ class Report:
     accepted: list[tuple[str, str]] = field(default_factory=list)  # (suggestion, update id)
     lost: list[tuple[str, str]] = field(default_factory=list)
     duplicates: int = 0
+    undelivered: int = 0  # outbox rows still pending, claimed (sending) or failed once the deliveries settled
     broken_chains: int = 0
     worker_kills: int = 0
     server_kills: int = 0
@@ -75,6 +76,7 @@ class Report:
         return [f"  cases closed: {self.closed}/{self.cases}",
                 f"  actions accepted: {len(self.accepted)}; transitions lost: {len(self.lost)}",
                 f"  duplicate deliveries seen by the SMTP server: {self.duplicates} (same Message-ID: a mail system drops them)",
+                f"  notices left undelivered (pending, claimed or failed after the retries settled): {self.undelivered}",
                 f"  audit chains failing verification: {self.broken_chains}",
                 f"  worker SIGKILLs: {self.worker_kills}; Temporal dev server SIGKILLs: {self.server_kills}",
                 *(f"  error: {e}" for e in self.errors[:5])]
@@ -231,20 +233,22 @@ def _directory(settings: Settings) -> None:
 
 async def _settle(settings: Settings, limit: float = 120.0) -> None:
     """Wait until nothing is pending in the outbox (deliveries retried after the faults)."""
-    from jianyi.models.tables import Outbox
-
     loop = asyncio.get_running_loop()
     end = loop.time() + limit
     while loop.time() < end:
         with session_for(settings.db_url) as db:
-            pending = db.exec(select(Outbox.id).where(Outbox.status.in_(("pending", "sending", "failed")))).first()  # type: ignore[attr-defined]
+            pending = db.exec(select(Outbox.id).where(Outbox.status.in_(UNDELIVERED))).first()  # type: ignore[attr-defined]
         if pending is None:
             return
         await asyncio.sleep(1)
 
 
+UNDELIVERED = ("pending", "held", "sending", "failed")
+
+
 def _check(settings: Settings, report: Report, mail: MailCatcher) -> None:
     with session_for(settings.db_url) as db:
+        report.undelivered = len(list(db.exec(select(Outbox.id).where(Outbox.status.in_(UNDELIVERED)))))  # type: ignore[attr-defined]
         keys = Counter((e.suggestion_id, e.key) for e in db.exec(select(AuditEvent)))
         report.closed = len(list(db.exec(select(Suggestion.id).where(Suggestion.state == "closed"))))
     report.lost = [a for a in report.accepted if keys[a] != 1]

@@ -62,6 +62,10 @@ AGENDA_KINDS = ("deadline_reminder", "overdue", "overdue_repeat", "overdue_escal
                 "expire_evaluation")
 DIGEST_KINDS = ("monthly_digest", "ledger_request")
 SKIP_TIMEOUT = timedelta(minutes=10)  # one skip of the clock, however many timers fire on the way
+# How long a simulated clerk waits for an answer (the setting's default is 20 s): right after a skip the
+# workers may still be working through thousands of reminders that fell due in a moment of simulated time,
+# which a real year spreads over its months.
+CLERK_PATIENCE = 120
 
 
 @dataclass
@@ -402,7 +406,8 @@ async def main(cases: int, progress: bool = False) -> Result:
         try:
             async with AsyncExitStack() as stack:
                 settings = Settings(_env_file=None, var_dir=Path(tmp) / "var", database_url="", task_queue="year",  # type: ignore[call-arg]
-                                    smtp_port=mail.port, quiet_hours=False, instance="year", workflow_cache=cache)
+                                    smtp_port=mail.port, quiet_hours=False, instance="year", workflow_cache=cache,
+                                    action_timeout_seconds=CLERK_PATIENCE)
                 migrate_database(settings.db_url)
                 shards = []
                 for _ in range(count):

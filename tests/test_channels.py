@@ -6,6 +6,7 @@ provider bound by the real setting (only the provider call itself is a test doub
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -31,6 +32,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 from helpers import outbox, submit_and_assign
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
 
 from jianyi import directory
 from jianyi.activities.channels import SettingError, validate_channels
@@ -409,6 +411,38 @@ async def test_retry_after_success_sends_nothing_again(settings, hook):
     steady, flaky = rows_by_id(settings, ids)
     assert (steady.status, steady.attempts) == ("sent", 1)
     assert (flaky.status, flaky.attempts, flaky.last_error) == ("sent", 2, "")
+
+
+def claimed_long_ago(settings: Settings, ids: list[int], minutes: float = 0) -> None:
+    """The rows as an attempt left them that claimed them ``minutes`` ago and then died (a worker killed mid-send)."""
+    with session_for(settings.db_url) as db:
+        for row in (db.get(Outbox, i) for i in ids):
+            row.status, row.claimed_at = "sending", datetime.now(UTC) - timedelta(minutes=minutes)  # type: ignore[union-attr]
+            db.add(row)
+        db.commit()
+
+
+async def test_the_next_attempt_of_a_delivery_sends_what_its_killed_attempt_had_claimed(settings, mail):
+    ids = add_rows(settings, {"address": "a@example.gov", "channel": "email"})
+    claimed_long_ago(settings, ids)
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2, start_to_close_timeout=timedelta(seconds=20))
+    assert await retry.run(NotifyActivities(settings).deliver_outbox, ids) == 1
+    [row] = rows_by_id(settings, ids)
+    assert row.status == "sent" and len(mine(mail, row.suggestion_id)) == 1
+
+
+async def test_rows_another_deliverer_holds_are_never_reported_delivered(settings, mail):
+    ids = add_rows(settings, {"address": "a@example.gov", "channel": "email"},
+                   {"address": "b@example.gov", "channel": "email", "recipient": "区水务局"})
+    claimed_long_ago(settings, ids[1:])  # claimed just now by someone else, who may still send it
+    with pytest.raises(ApplicationError, match=r"1 条通知正由另一投递尝试发送.*已发送 1 条") as raised:
+        await NotifyActivities(settings).deliver_outbox(ids)
+    assert raised.value.type == "DeliveryBusy" and not raised.value.non_retryable  # Temporal asks again later
+    assert [r.status for r in rows_by_id(settings, ids)] == ["sent", "sending"]
+    claimed_long_ago(settings, ids[1:], minutes=3)  # that deliverer died: its claim expires
+    assert await NotifyActivities(settings).deliver_outbox(ids) == 1
+    assert [r.status for r in rows_by_id(settings, ids)] == ["sent", "sent"]
 
 
 async def test_held_rows_go_and_rows_without_address_are_left_alone(settings, hook):

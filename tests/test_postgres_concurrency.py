@@ -56,8 +56,9 @@ async def test_the_outbox_claimed_by_two_deliverers_sends_each_row_once(settings
             ids.append(row.id)
         db.commit()
     first, second = NotifyActivities(settings), NotifyActivities(settings)
-    sent = await asyncio.gather(first.deliver_outbox(ids), second.deliver_outbox(ids))
-    assert sum(sent) == 20
+    answers = await asyncio.gather(first.deliver_outbox(ids), second.deliver_outbox(ids), return_exceptions=True)
+    # a deliverer that found rows the other still held says so and is retried; it never reports them delivered
+    assert all(isinstance(a, int) or getattr(a, "type", "") == "DeliveryBusy" for a in answers), answers
     received = [m for m in mail.received if f"claim-{settings.task_queue}" in m.key]
     assert len(received) == 20 and len({m.key for m in received}) == 20
     with session_for(settings.db_url) as db:

@@ -9,6 +9,12 @@ Idempotency-Key, so the receiving side can drop the repeat.
 A row the channel refused is marked ``failed`` with its attempts and the exact error, the other
 rows of the batch are still tried, and the activity then raises so that Temporal retries with
 backoff (the workflow owns the retry policy and the admin notice when retries run out).
+
+A row is claimed (``sending``) before it is sent. A later attempt of the same delivery takes over
+the rows its earlier attempt claimed at once: Temporal starts an attempt only once the one before
+it has failed or timed out (a worker killed mid-send). A row another deliverer claimed is left to
+it until the claim expires, and the attempt then raises instead of reporting success, so the row
+is tried again and never left claimed in silence.
 """
 
 from __future__ import annotations
@@ -57,12 +63,20 @@ class NotifyActivities:
     async def deliver_outbox(self, ids: list[int]) -> int:
         """Send the deliverable rows among ``ids``; returns how many were sent now.
 
-        Each row is marked sent synchronously right after its channel accepted it, so the window
-        in which a crash could make a retry send it again is one local database write.
+        Each row is marked sent right after its channel accepted it, before the next row is tried,
+        so the window in which a crash could make a retry send it again is one local database write.
         """
-        rows = await asyncio.to_thread(self._deliverable, ids)
-        if not rows:
-            return 0
+        rows, busy = await asyncio.to_thread(self._deliverable, ids, _attempt())
+        sent, failures, left = (await self._send(rows)) if rows else (0, [], 0)
+        if failures or left:
+            summary = f"{len(failures)} 条通知发送失败" + (f"，{left} 条未及发送" if left else "")
+            raise ApplicationError(f"{summary}（已发送 {sent} 条）：" + "；".join(failures[:5]), type="DeliveryFailed")
+        if busy:
+            raise ApplicationError(f"{len(busy)} 条通知正由另一投递尝试发送（#{busy[0]} 等），稍后重试（已发送 {sent} 条）", type="DeliveryBusy")
+        return sent
+
+    async def _send(self, rows: list[Outbox]) -> tuple[int, list[str], int]:
+        """Send the claimed rows in order: (sent, failures, rows left for the next attempt)."""
         deadline = _deadline()
         sent = 0
         failures: list[str] = []
@@ -89,20 +103,23 @@ class NotifyActivities:
                     continue
                 await asyncio.to_thread(self._mark, row.id, "failed", error)
                 failures.append(f"#{row.id} {row.recipient}：{mask_secrets(error)}")
-        if failures or left:
-            summary = f"{len(failures)} 条通知发送失败" + (f"，{left} 条未及发送" if left else "")
-            raise ApplicationError(f"{summary}（已发送 {sent} 条）：" + "；".join(failures[:5]), type="DeliveryFailed")
-        return sent
+        return sent, failures, left
 
-    def _deliverable(self, ids: list[int]) -> list[Outbox]:
-        """The rows this deliverer claims (atomically: two deliverers never both send one row); a
-        notice the case has moved past is marked skipped, never sent."""
+    def _deliverable(self, ids: list[int], attempt: int = 1) -> tuple[list[Outbox], list[int]]:
+        """The rows this deliverer claims (atomically: two deliverers never both send one row), and
+        the ids another deliverer still holds; a notice the case has moved past is marked skipped,
+        never sent."""
         now = datetime.now(UTC)
         with session_for(self.settings.db_url) as db:
-            claimable = or_(Outbox.status.in_(DELIVERABLE), and_(Outbox.status == "sending", Outbox.claimed_at < now - CLAIM_EXPIRES))  # type: ignore[attr-defined,operator]
+            sending = Outbox.status == "sending"
+            # an earlier attempt of this very delivery is over as far as Temporal is concerned: its claims are ours
+            taken_over = sending if attempt > 1 else and_(sending, Outbox.claimed_at < now - CLAIM_EXPIRES)  # type: ignore[operator]
+            claimable = or_(Outbox.status.in_(DELIVERABLE), taken_over)  # type: ignore[attr-defined]
             claim = update(Outbox).where(Outbox.id.in_(ids), claimable).values(status="sending", claimed_at=now).returning(Outbox.id)  # type: ignore[union-attr]
             claimed = list(db.connection().execute(claim).scalars())
             db.commit()
+            held = set(db.exec(select(Outbox.id).where(Outbox.id.in_(ids), sending))) if len(claimed) < len(set(ids)) else set()  # type: ignore[union-attr]
+            busy = sorted(i for i in held - set(claimed) if i is not None)
             rows, keep = list(db.exec(select(Outbox).where(Outbox.id.in_(claimed)).order_by(Outbox.id))), []  # type: ignore[union-attr]
             states = dict(db.exec(select(Suggestion.id, Suggestion.state).where(Suggestion.id.in_({r.suggestion_id for r in rows}))).all())  # type: ignore[attr-defined]
             for row in rows:
@@ -114,7 +131,7 @@ class NotifyActivities:
                 else:
                     keep.append(row)
             db.commit()
-            return keep
+            return keep, busy
 
     def _release(self, row_ids: list[int | None]) -> None:
         with session_for(self.settings.db_url) as db:
@@ -134,6 +151,11 @@ class NotifyActivities:
 _MARK = update(Outbox).where(Outbox.id == bindparam("row_id")).values(  # type: ignore[arg-type]
     attempts=Outbox.attempts + 1, status=bindparam("status"), last_error=bindparam("last_error"))
 _MARK_SENT = _MARK.values(sent_at=bindparam("sent_at"))
+
+
+def _attempt() -> int:
+    """Which attempt of its activity this is (1 outside an activity: a direct call, as in tests)."""
+    return activity.info().attempt if activity.in_activity() else 1
 
 
 def _deadline() -> float | None:
