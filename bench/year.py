@@ -12,9 +12,9 @@ policy implies is counted from the plan (``Expected``) and compared with what th
 and the outbox delivered; tests/test_year.py runs a district year and asserts the two agree.
 
 Prints wall time, events per case (a sample), notices per kind and the workers' peak RSS. The
-workers run in processes of their own, as deployed: two on the two cores (BENCH_YEAR_WORKERS),
-each keeping up to its share of the cases and a tenth more (BENCH_YEAR_CACHE; JIANYI_WORKFLOW_CACHE
-in production), so that no reminder replays a whole history. In the test the worker shares the
+workers run in processes of their own, as deployed: two on the two cores, or one per server when
+there are several (BENCH_YEAR_WORKERS), each keeping up to its share of the cases and a fifth more
+(BENCH_YEAR_CACHE; JIANYI_WORKFLOW_CACHE in production), so that no reminder replays a whole history. In the test the worker shares the
 test's process.
 
 The national year runs on three time-skipping servers (BENCH_YEAR_SHARDS), each holding a third
