@@ -6,16 +6,22 @@ bench.year` runs the national year)."""
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from temporalio.testing import WorkflowEnvironment
 
+from jianyi.binaries import temporal_test_server
 from jianyi.service import Engine
+from jianyi.temporal import DATA_CONVERTER, register_search_attributes
+from jianyi.worker import build_worker
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 from bench.year import AGENDA_KINDS, DIGEST_KINDS, Shard, simulate  # noqa: E402
 
 DISTRICT = 300
+TWO_SERVERS = 80
 
 
 @pytest.mark.timeout(900)
@@ -34,3 +40,24 @@ async def test_a_district_year_fires_and_delivers_every_notice_the_policy_implie
     assert set(result.status) <= {"sent", "skipped"}  # nothing failed, held or without an address
     received = [m for m in mail.received if settings.task_queue in m.key]
     assert len(received) == result.status["sent"]
+
+
+@pytest.mark.timeout(600)
+async def test_a_year_over_two_time_skipping_servers_keeps_every_count(env, settings, worker, mail):
+    """The national year runs sharded (bench/year.py): each server's cases, clocks skipped together, one records database."""
+    async with await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=temporal_test_server(), data_converter=DATA_CONVERTER
+    ) as second:
+        await register_search_attributes(second.client, "default")
+        with ThreadPoolExecutor(max_workers=8) as executor:
+            async with build_worker(second.client, settings, executor):
+                shards = [Shard(env, Engine(env.client, settings)), Shard(second, Engine(second.client, settings))]
+                result = await simulate(shards, settings, TWO_SERVERS)
+
+    assert result.errors == []
+    assert result.closed == TWO_SERVERS  # each case found COMPLETED on its own server (odd numbers on the second)
+    for kind in AGENDA_KINDS:
+        assert result.fired[kind] == result.expected.fired[kind], kind
+    for kind in DIGEST_KINDS:
+        assert result.outbox[kind] == result.expected.digests[kind], kind
+    assert set(result.status) <= {"sent", "skipped"}
