@@ -30,6 +30,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from jianyi import directory
+from jianyi.activities.notify import DELIVERABLE
 from jianyi.devserver import DevServer, free_port
 from jianyi.mailcatcher import MailCatcher, _Handler
 from jianyi.models.commands import InputError
@@ -243,7 +244,7 @@ async def _settle(settings: Settings, limit: float = 120.0) -> None:
         await asyncio.sleep(1)
 
 
-UNDELIVERED = ("pending", "held", "sending", "failed")
+UNDELIVERED = (*DELIVERABLE, "sending")  # what a delivery still owes: notify.py's deliverable rows and its claims
 
 
 def _check(settings: Settings, report: Report, mail: MailCatcher) -> None:

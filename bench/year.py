@@ -393,12 +393,9 @@ async def main(cases: int, progress: bool = False) -> Result:
     import tempfile
     from contextlib import AsyncExitStack
 
-    from temporalio.testing import WorkflowEnvironment
-
     from bench.lifecycles import CatcherProcess, start_worker_process, stop_process, tail
-    from jianyi.binaries import temporal_test_server
     from jianyi.models.db import migrate_database
-    from jianyi.temporal import DATA_CONVERTER, register_search_attributes
+    from jianyi.temporal import time_skipping_environment
 
     count, each, cache = worker_layout(cases)
     with tempfile.TemporaryDirectory(prefix="jianyi-year-") as tmp:
@@ -411,9 +408,7 @@ async def main(cases: int, progress: bool = False) -> Result:
                 migrate_database(settings.db_url)
                 shards = []
                 for _ in range(count):
-                    env = await stack.enter_async_context(await WorkflowEnvironment.start_time_skipping(
-                        test_server_existing_path=temporal_test_server(), data_converter=DATA_CONVERTER))
-                    await register_search_attributes(env.client, "default")
+                    env = await stack.enter_async_context(await time_skipping_environment())
                     own = settings.model_copy(update={"temporal_address": env.client.service_client.config.target_host})
                     # the test server answers no DescribeTaskQueue: the first updates wait for the workers (action_timeout)
                     workers += [start_worker_process(own, Path(tmp)) for _ in range(each)]

@@ -117,6 +117,18 @@ async def check_namespace(client: Client, settings: Settings) -> None:
         raise
 
 
+async def time_skipping_environment() -> Any:
+    """Temporal's time-skipping test server (the bundled binary, nothing downloaded) with jianyi's
+    payload converter and search attributes: for the tests and the simulated years."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from jianyi.binaries import temporal_test_server
+
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=temporal_test_server(), data_converter=DATA_CONVERTER)
+    await register_search_attributes(env.client, "default")
+    return env
+
+
 async def register_search_attributes(client: Client, namespace: str) -> None:
     """Register the project's search attributes (idempotent: existing ones are left alone).
 

@@ -14,20 +14,15 @@ from pg import PostgresServer
 from pg import available as pg_available
 from temporalio.testing import WorkflowEnvironment
 
-from jianyi.binaries import temporal_test_server
 from jianyi.mailcatcher import MailCatcher
 from jianyi.settings import Settings
-from jianyi.temporal import DATA_CONVERTER, register_search_attributes
+from jianyi.temporal import time_skipping_environment
 from jianyi.worker import build_worker
 
 
 @pytest_asyncio.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(),
-        data_converter=DATA_CONVERTER,
-    ) as environment:
-        await register_search_attributes(environment.client, "default")
+    async with await time_skipping_environment() as environment:
         yield environment
 
 

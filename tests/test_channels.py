@@ -413,18 +413,18 @@ async def test_retry_after_success_sends_nothing_again(settings, hook):
     assert (flaky.status, flaky.attempts, flaky.last_error) == ("sent", 2, "")
 
 
-def claimed_long_ago(settings: Settings, ids: list[int], minutes: float = 0) -> None:
-    """The rows as an attempt left them that claimed them ``minutes`` ago and then died (a worker killed mid-send)."""
+def claimed(settings: Settings, ids: list[int], minutes_ago: float = 0) -> None:
+    """The rows as a deliverer left them that claimed them ``minutes_ago`` (and may have died since: a worker killed mid-send)."""
     with session_for(settings.db_url) as db:
         for row in (db.get(Outbox, i) for i in ids):
-            row.status, row.claimed_at = "sending", datetime.now(UTC) - timedelta(minutes=minutes)  # type: ignore[union-attr]
+            row.status, row.claimed_at = "sending", datetime.now(UTC) - timedelta(minutes=minutes_ago)  # type: ignore[union-attr]
             db.add(row)
         db.commit()
 
 
 async def test_the_next_attempt_of_a_delivery_sends_what_its_killed_attempt_had_claimed(settings, mail):
     ids = add_rows(settings, {"address": "a@example.gov", "channel": "email"})
-    claimed_long_ago(settings, ids)
+    claimed(settings, ids)
     retry = ActivityEnvironment()
     retry.info = dataclasses.replace(retry.info, attempt=2, start_to_close_timeout=timedelta(seconds=20))
     assert await retry.run(NotifyActivities(settings).deliver_outbox, ids) == 1
@@ -435,12 +435,12 @@ async def test_the_next_attempt_of_a_delivery_sends_what_its_killed_attempt_had_
 async def test_rows_another_deliverer_holds_are_never_reported_delivered(settings, mail):
     ids = add_rows(settings, {"address": "a@example.gov", "channel": "email"},
                    {"address": "b@example.gov", "channel": "email", "recipient": "区水务局"})
-    claimed_long_ago(settings, ids[1:])  # claimed just now by someone else, who may still send it
+    claimed(settings, ids[1:])  # claimed just now by someone else, who may still send it
     with pytest.raises(ApplicationError, match=r"1 条通知正由另一投递尝试发送.*已发送 1 条") as raised:
         await NotifyActivities(settings).deliver_outbox(ids)
     assert raised.value.type == "DeliveryBusy" and not raised.value.non_retryable  # Temporal asks again later
     assert [r.status for r in rows_by_id(settings, ids)] == ["sent", "sending"]
-    claimed_long_ago(settings, ids[1:], minutes=3)  # that deliverer died: its claim expires
+    claimed(settings, ids[1:], minutes_ago=3)  # that deliverer died: its claim expires
     assert await NotifyActivities(settings).deliver_outbox(ids) == 1
     assert [r.status for r in rows_by_id(settings, ids)] == ["sent", "sent"]
 

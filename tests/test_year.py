@@ -10,11 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 
-from jianyi.binaries import temporal_test_server
 from jianyi.service import Engine
-from jianyi.temporal import DATA_CONVERTER, register_search_attributes
+from jianyi.temporal import time_skipping_environment
 from jianyi.worker import build_worker
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -45,10 +43,7 @@ async def test_a_district_year_fires_and_delivers_every_notice_the_policy_implie
 @pytest.mark.timeout(600)
 async def test_a_year_over_two_time_skipping_servers_keeps_every_count(env, settings, worker, mail):
     """The national year runs sharded (bench/year.py): each server's cases, clocks skipped together, one records database."""
-    async with await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=temporal_test_server(), data_converter=DATA_CONVERTER
-    ) as second:
-        await register_search_attributes(second.client, "default")
+    async with await time_skipping_environment() as second:
         with ThreadPoolExecutor(max_workers=8) as executor:
             async with build_worker(second.client, settings, executor):
                 shards = [Shard(env, Engine(env.client, settings)), Shard(second, Engine(second.client, settings))]

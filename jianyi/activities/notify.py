@@ -118,8 +118,8 @@ class NotifyActivities:
             claim = update(Outbox).where(Outbox.id.in_(ids), claimable).values(status="sending", claimed_at=now).returning(Outbox.id)  # type: ignore[union-attr]
             claimed = list(db.connection().execute(claim).scalars())
             db.commit()
-            held = set(db.exec(select(Outbox.id).where(Outbox.id.in_(ids), sending))) if len(claimed) < len(set(ids)) else set()  # type: ignore[union-attr]
-            busy = sorted(i for i in held - set(claimed) if i is not None)
+            in_sending = set(db.exec(select(Outbox.id).where(Outbox.id.in_(ids), sending))) if len(claimed) < len(set(ids)) else set()  # type: ignore[union-attr]
+            busy = sorted(i for i in in_sending - set(claimed) if i is not None)
             rows, keep = list(db.exec(select(Outbox).where(Outbox.id.in_(claimed)).order_by(Outbox.id))), []  # type: ignore[union-attr]
             states = dict(db.exec(select(Suggestion.id, Suggestion.state).where(Suggestion.id.in_({r.suggestion_id for r in rows}))).all())  # type: ignore[attr-defined]
             for row in rows:
