@@ -239,12 +239,15 @@ class Unavailable(InputError):
 
     exit_code = 3
 
-    def __init__(self, update_id: str) -> None:
-        super().__init__(
-            f"处理服务暂时不可用，请稍后重试。本次操作编号 {update_id}：它可能在服务恢复后才被处理；"
-            f"重试时带上 --update-id {update_id}，同一操作不会被办理两次。",
-            f"no answer within the action timeout (update id {update_id})",
-        )
+    def __init__(self, update_id: str | None) -> None:
+        if update_id is None:  # a read, or nothing was sent: there is nothing to be processed later
+            super().__init__("处理服务暂时不可用，请稍后重试（这次没有办理任何操作）。", "the workflow service did not answer")
+        else:
+            super().__init__(
+                f"处理服务暂时不可用，请稍后重试。本次操作编号 {update_id}：它可能在服务恢复后才被处理；"
+                f"重试时带上 --update-id {update_id}，同一操作不会被办理两次。",
+                f"no answer within the action timeout (update id {update_id})",
+            )
         self.update_id = update_id
 
 
@@ -265,7 +268,7 @@ def _rpc_error(exc: RPCError, suggestion_id: str) -> InputError:
     if exc.status == RPCStatusCode.NOT_FOUND:
         return InputError(f"找不到建议「{suggestion_id}」", str(exc))
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-        return Unavailable("（未发出）")
+        return Unavailable(None)
     return InputError(f"工作流服务出错：{exc.message}", str(exc))
 
 

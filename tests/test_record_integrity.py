@@ -195,6 +195,16 @@ async def test_an_action_retried_with_the_same_update_id_is_applied_once(env, en
     assert [e.action for e in audit(settings, sid)].count("remark") == 1
 
 
+def test_a_read_the_service_cannot_answer_says_nothing_was_done_and_names_no_update_id():
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from jianyi.service import _rpc_error
+
+    down = _rpc_error(RPCError("connection refused", RPCStatusCode.UNAVAILABLE, b""), "suggestion-16-3-1")
+    assert down.exit_code == 3 and "处理服务暂时不可用" in down.message
+    assert "没有办理任何操作" in down.message and "--update-id" not in down.message
+
+
 async def test_an_action_while_no_worker_runs_answers_unavailable_within_the_timeout(env, settings):
     from helpers import RecordingEngine, suggestion
 
