@@ -27,7 +27,7 @@ from importlib.metadata import version
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.lifecycles import bench_lifecycles, settings_from_env
+from bench.lifecycles import bench_lifecycles, run_phase, settings_from_env
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.lifecycle import Facts, Lifecycle, Refused, Role, State
 from jianyi.models.policy import ComputedDeadline as Deadline
@@ -193,12 +193,16 @@ def main(argv: list[str]) -> int:
         try:
             cases, in_flight = settings_from_env("--quick" in argv)
             phases = asyncio.run(bench_lifecycles(cases, in_flight))
-            from bench.skeleton import run_skeleton
+            from bench.skeleton import engine_only, run_skeleton, without_deliveries
 
             skeleton = asyncio.run(run_skeleton(cases, in_flight))
             one = phases["one"].cases_per_s
             print(f"\nBare Temporal skeleton of the same shape (bench/skeleton.py): {skeleton:.2f} cases/s")
             print(f"  → ratio = jianyi cases/s ÷ skeleton cases/s = {one:.2f} ÷ {skeleton:.2f} = {one / skeleton:.2f}")
+            print("  where the difference lies: the same lifecycles again, a part of jianyi replaced by a stand-in (bench/skeleton.py)")
+            for what, stand_ins in (("deliveries send nothing", without_deliveries), ("records in memory, no deliveries", engine_only)):
+                part = asyncio.run(run_phase(what, cases, in_flight, False, stand_ins)).cases_per_s
+                print(f"  → {what}: {part:.2f} cases/s, ratio {part / skeleton:.2f}")
         except Exception as exc:  # the figures above stand; say why this part has none
             print(f"  end-to-end part failed: {type(exc).__name__}: {exc}")
             code = 1

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -221,7 +222,9 @@ def tail(path: Path, lines: int = 15) -> str:
     return "\n".join("    | " + line for line in path.read_text(errors="replace").splitlines()[-lines:])
 
 
-async def run_phase(label: str, cases: int, in_flight: int, extra_worker: bool) -> Phase:
+async def run_phase(label: str, cases: int, in_flight: int, extra_worker: bool,
+                    stand_ins: Callable[[Settings], dict[str, Any]] | None = None) -> Phase:
+    """One phase; ``stand_ins(settings)`` gives the worker activities that replace its own (bench/skeleton.py)."""
     phase = Phase(label, 2 if extra_worker else 1, cases)
     with tempfile.TemporaryDirectory(prefix="jianyi-bench-") as tmpdir:
         tmp = Path(tmpdir)
@@ -245,7 +248,7 @@ async def run_phase(label: str, cases: int, in_flight: int, extra_worker: bool) 
             phase.directory_bytes = checkpointed_bytes(settings.var_dir / "jianyi.db")
             client = await connect(settings)
             with ThreadPoolExecutor(max_workers=16) as executor:
-                async with build_worker(client, settings, executor):
+                async with build_worker(client, settings, executor, **(stand_ins(settings) if stand_ins else {})):
                     if extra_worker:
                         proc = start_worker_process(settings, tmp)
                         give_up = time.monotonic() + 30

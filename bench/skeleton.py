@@ -3,6 +3,12 @@ engine's own cost from Temporal's: one workflow per case, start + 7 updates each
 and one local activity writing an audit row in one SQLite transaction, plus one regular activity
 per transition standing in for a delivery. Same dev server set-up, cases and in-flight.
 
+To say where jianyi's difference from the skeleton lies, `make bench` also runs jianyi's lifecycles
+with a part of its own replaced by a stand-in below: the deliveries (`SkippedDeliveries`: the
+activity runs and sends nothing), then the records write as well (`RecordsInMemory`: the deadlines
+the workflow needs, no database and no outbox, so no deliveries either). Figures only: the stand-ins
+never run outside the bench.
+
     .venv/bin/python -m bench.skeleton            # 60 cases, 20 in flight
 """
 
@@ -21,7 +27,14 @@ from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from jianyi.activities.calendar import compute_requested
+from jianyi.activities.notify import NotifyActivities
+from jianyi.activities.records import RecordActivities
 from jianyi.devserver import DevServer, free_port
+from jianyi.models.audit import transition_hash
+from jianyi.models.calendar import WorkCalendar
+from jianyi.models.case import Recorded, Transition
+from jianyi.settings import Settings
 from jianyi.worker import workflow_runner
 
 STEPS = ["review", "assign", "sign", "contact", "reply", "approve", "evaluate"]
@@ -83,6 +96,32 @@ class Skeleton:
     def check(self, action: str) -> None:
         if action not in STEPS:
             raise ValueError(f"unknown {action}")
+
+
+class SkippedDeliveries(NotifyActivities):
+    """jianyi's delivery activity, sending nothing: what the deliveries cost, records still written."""
+
+    @activity.defn(name="deliver_outbox")
+    async def deliver_outbox(self, ids: list[int]) -> int:
+        return 0
+
+
+class RecordsInMemory(RecordActivities):
+    """jianyi's records write reduced to what the workflow needs back: the deadlines (the package's
+    calendar), no database, no outbox rows, hence no deliveries. What is left is the engine."""
+
+    @activity.defn(name="record_transition")
+    def record_transition(self, t: Transition) -> Recorded:
+        deadlines = compute_requested(t.deadlines, t.case.policy, WorkCalendar())
+        return Recorded(deadlines=deadlines, outbox_ids=[], deliver_at=t.at, seq=t.seq, key=t.key, content_hash=transition_hash(t))
+
+
+def without_deliveries(settings: Settings) -> dict[str, object]:
+    return {"notify": SkippedDeliveries(settings)}
+
+
+def engine_only(settings: Settings) -> dict[str, object]:
+    return {"records": RecordsInMemory(settings), "notify": SkippedDeliveries(settings)}
 
 
 async def run_skeleton(cases: int = 60, in_flight: int = 20) -> float:
