@@ -42,11 +42,16 @@ from jianyi.models.tables import (
 Rows = list[dict[str, Any]]
 
 
-def project(db: DbSession, case: CaseState, at: datetime, chain: tuple[int, str]) -> None:
+def projection_of(db: DbSession, suggestion_id: str) -> tuple[Any, ...] | None:
+    """What ``project`` needs of the suggestion's row as it stands (None: not written yet)."""
+    found = db.connection().execute(_CURRENT, {"sid": suggestion_id}).first()
+    return tuple(found) if found is not None else None
+
+
+def project(db: DbSession, case: CaseState, at: datetime, chain: tuple[int, str], found: tuple[Any, ...] | None) -> None:
     """Write the case's current picture: its ``Suggestion`` row (with the audit chain's head) and
-    every child table whose rows changed."""
+    every child table whose rows changed; ``found`` is the row as read before (``projection_of``)."""
     sid, conn = case.id, db.connection()
-    found = conn.execute(_CURRENT, {"sid": sid}).first()
     closed_at, digests = (found[0], dict(found[1] or {})) if found else (None, {})
     for name, (table, rows_of) in CHILDREN.items():
         rows = rows_of(case)

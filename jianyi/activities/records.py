@@ -19,7 +19,7 @@ from temporalio import activity
 
 from jianyi.activities.calendar import compute_requested, load_calendar
 from jianyi.activities.outbox import admin_notices, enqueue, message_context
-from jianyi.activities.projection import mark_current, project, store_deadlines
+from jianyi.activities.projection import mark_current, project, projection_of, store_deadlines
 from jianyi.models.audit import GENESIS, event_hash, hashed_fields, transition_hash
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import AdminNoticeRequest, Recorded, Transition
@@ -53,11 +53,13 @@ class RecordActivities:
         deadlines = compute_requested(t.deadlines, t.case.policy, calendar)
         merged = {**t.case.deadlines, **deadlines}
         case = t.case.model_copy(update={"deadlines": {k: d for k, d in merged.items() if k not in t.drop_deadlines}})
+        # what is read comes first: SQLite lets one connection write at a time, from its first write to the commit
+        prev, projected = chain_head(db, t.suggestion_id), projection_of(db, t.suggestion_id)
+        context = message_context(case, self.settings)
+        outbox_ids, deliver_at = enqueue(db, self.settings, calendar, t.suggestion_id, t.at, t.messages, context, seq=t.seq)
         store_deadlines(db, t, deadlines, case)
         if t.reminder:
             _store_reminders(db, t)
-        context = message_context(case, self.settings)
-        outbox_ids, deliver_at = enqueue(db, self.settings, calendar, t.suggestion_id, t.at, t.messages, context, seq=t.seq)
         payload = dict(t.payload)
         if deadlines:
             payload["deadlines"] = {k: d.model_dump(mode="json") for k, d in deadlines.items()}
@@ -65,8 +67,8 @@ class RecordActivities:
             payload["held_until"] = deliver_at.isoformat()
         if replaced:
             payload["replaced"] = replaced
-        event = append_event(db, t, payload, content)
-        project(db, case, t.effective_at, chain=(event.seq, event.hash))
+        event = append_event(db, t, payload, content, prev)
+        project(db, case, t.effective_at, chain=(event.seq, event.hash), found=projected)
         return Recorded(deadlines=deadlines, outbox_ids=outbox_ids, deliver_at=deliver_at, seq=t.seq, key=t.key,
                         content_hash=content, replaced=replaced is not None)
 
@@ -110,8 +112,12 @@ def _undo(db: DbSession, t: Transition, done: AuditEvent) -> dict[str, Any]:
 _CHAIN_HEAD = select(AuditEvent.hash).where(AuditEvent.suggestion_id == bindparam("sid")).order_by(AuditEvent.seq.desc()).limit(1)  # type: ignore[attr-defined]
 
 
-def append_event(db: DbSession, t: Transition, payload: dict[str, Any], content: str) -> AuditEvent:
-    prev = db.connection().execute(_CHAIN_HEAD, {"sid": t.suggestion_id}).scalar()
+def chain_head(db: DbSession, suggestion_id: str) -> str | None:
+    """The hash of the suggestion's newest audit event (None before its first)."""
+    return db.connection().execute(_CHAIN_HEAD, {"sid": suggestion_id}).scalar()
+
+
+def append_event(db: DbSession, t: Transition, payload: dict[str, Any], content: str, prev: str | None) -> AuditEvent:
     event = AuditEvent(
         suggestion_id=t.suggestion_id, seq=t.seq, actor=t.actor, role=t.role, action=t.action,
         from_state=t.from_state, to_state=t.to_state, payload=_jsonable(payload),
