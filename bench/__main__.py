@@ -199,6 +199,9 @@ def main(argv: list[str]) -> int:
             one = phases["one"].cases_per_s
             print(f"\nBare Temporal skeleton of the same shape (bench/skeleton.py): {skeleton:.2f} cases/s")
             print(f"  → ratio = jianyi cases/s ÷ skeleton cases/s = {one:.2f} ÷ {skeleton:.2f} = {one / skeleton:.2f}")
+            same = asyncio.run(run_skeleton(cases, in_flight, same_io=True))
+            print(f"  the skeleton doing jianyi's I/O (records transaction of jianyi's shape, a real mail on every second "
+                  f"transition): {same:.2f} cases/s → jianyi ÷ it = {one / same:.2f}")
             print("  where the difference lies: the same lifecycles again, a part of jianyi replaced by a stand-in (bench/skeleton.py)")
             for what, stand_ins in (("deliveries send nothing", without_deliveries), ("records in memory, no deliveries", engine_only)):
                 part = asyncio.run(run_phase(what, cases, in_flight, False, stand_ins)).cases_per_s
