@@ -79,6 +79,7 @@ class Phase:
     closed: int = 0
     errors: list[str] = field(default_factory=list)
     history: list[int] = field(default_factory=list)
+    history_bytes: list[int] = field(default_factory=list)
     task_split: Counter[str] = field(default_factory=Counter)
     event_types: Counter[str] = field(default_factory=Counter)
     records_bytes: int = 0
@@ -336,6 +337,7 @@ async def settle(client: Client, phase: Phase) -> None:
     for handle in handles[::step][:HISTORY_SAMPLE]:
         history = await handle.fetch_history()
         phase.history.append(len(history.events))
+        phase.history_bytes.append(sum(e.ByteSize() for e in history.events))
         for e in history.events:
             phase.event_types[EventType.Name(e.event_type).removeprefix("EVENT_TYPE_")] += 1
             if e.HasField("workflow_task_completed_event_attributes"):
@@ -371,7 +373,8 @@ def report(p: Phase, in_flight: int) -> None:
     if p.history:
         print(f"    history: {statistics.fmean(p.history):.0f} events per case "
               f"(sample of {len(p.history)}: {min(p.history)}–{max(p.history)}) for 8 human actions; per case: "
-              + ", ".join(f"{k.lower()} {v / len(p.history):.1f}" for k, v in p.event_types.most_common(6)))
+              + ", ".join(f"{k.lower()} {v / len(p.history):.1f}" for k, v in p.event_types.most_common(6))
+              + f"; {statistics.fmean(p.history_bytes) / 2**10:.1f} KiB of history per case")
     bad = {k: v for k, v in p.event_types.items() if "FAILED" in k or "TIMED_OUT" in k}
     if bad:
         print("    failed / timed-out events in the sample: " + ", ".join(f"{k.lower()} {v}" for k, v in sorted(bad.items())))
