@@ -81,3 +81,11 @@ def test_an_unreachable_database_url_is_a_clear_error(tmp_path):
     env = {**os.environ, "JIANYI_VAR_DIR": str(tmp_path), "JIANYI_DATABASE_URL": "postgresql+psycopg://jianyi:secret@127.0.0.1:1/jianyi"}
     done = subprocess.run([JIANYI, "stuck"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 3 and "无法连接记录数据库" in done.stderr and "secret" not in done.stderr
+
+
+@pytest.mark.parametrize("url", ["postgres-ql://jianyi:secret@db/jianyi", "postgresql+psycopg2://jianyi:secret@db/jianyi", "db.example.org"])
+def test_a_malformed_database_url_names_the_setting_and_its_form(tmp_path, url):
+    env = {**os.environ, "JIANYI_VAR_DIR": str(tmp_path), "JIANYI_DATABASE_URL": url}
+    done = subprocess.run([JIANYI, "stuck"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3 and "记录数据库地址无效" in done.stderr and "postgresql+psycopg://" in done.stderr
+    assert "内部错误" not in done.stderr and "secret" not in done.stderr

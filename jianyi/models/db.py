@@ -11,7 +11,7 @@ from pathlib import Path
 
 from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session as DbSession
 from sqlmodel import SQLModel, create_engine, select
 
@@ -48,7 +48,13 @@ def engine_for(url: str) -> Engine:
 
 def _connect(url: str) -> Engine:
     if not url.startswith("sqlite:///"):
-        return create_engine(url, pool_pre_ping=True)
+        try:
+            return create_engine(url, pool_pre_ping=True)
+        except (ArgumentError, ImportError) as exc:  # not a URL, an unknown dialect, a driver not installed
+            raise DatabaseProblem(
+                f"记录数据库地址无效（{safe_url(url)}）：JIANYI_DATABASE_URL 应为 postgresql+psycopg://用户:密码@主机:端口/库名，"
+                f"或留空使用内置的 SQLite。详情：{type(exc).__name__}: {exc}"
+            ) from None
     owner_only(Path(url.removeprefix("sqlite:///")).parent)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
