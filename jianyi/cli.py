@@ -24,7 +24,7 @@ from jianyi.models.db import DatabaseProblem
 from jianyi.models.lifecycle import ROLE_LABELS, STATE_LABELS, Role
 from jianyi.models.policy import CST, Policy, china_day, compute, rules
 from jianyi.models.stuck import KIND_NAMES, KINDS
-from jianyi.settings import SettingError, Settings, get_settings
+from jianyi.settings import ServiceUnreachable, SettingError, Settings, get_settings
 
 app = typer.Typer(
     help="人大代表建议办理引擎：提 → 交 → 办 → 督 → 评。",
@@ -123,6 +123,8 @@ async def _engine():  # noqa: ANN202
     _CLIENT_USED = True  # the SDK's runtime exists from the first attempt, failed or not (its threads abort a normal exit)
     try:
         client = await connect(s, quiet=True)
+    except SettingError:
+        raise
     except Exception as exc:  # noqa: BLE001  (any connection failure reads the same to a user)
         detail = f"详情：{exc}" if os.environ.get("JIANYI_DEBUG") else "（设置 JIANYI_DEBUG=1 可查看详情）"
         raise Fail(f"无法连接 Temporal 服务（{s.temporal_address}）：请先在另一个终端运行 make run。{detail}", 3) from None
@@ -1037,7 +1039,7 @@ def main() -> None:
     except SettingError as exc:
         typer.echo(f"错误：{exc.message}", err=True)
         code = 5
-    except DatabaseProblem as exc:
+    except (DatabaseProblem, ServiceUnreachable) as exc:
         typer.echo(f"错误：{exc.message}", err=True)
         code = exc.exit_code
     except InputError as exc:

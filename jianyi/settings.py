@@ -19,6 +19,16 @@ class SettingError(ValueError):
         super().__init__(self.message)
 
 
+class ServiceUnreachable(Exception):
+    """A service a process needs at start-up (Temporal) does not answer: says where, and which settings (exit 3)."""
+
+    exit_code = 3
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="JIANYI_", env_file=".env", extra="ignore")
 

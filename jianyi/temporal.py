@@ -7,6 +7,7 @@ Temporal Cloud with an API key, from settings.
 from __future__ import annotations
 
 import logging
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,7 +24,7 @@ from temporalio.runtime import (
 )
 from temporalio.service import TLSConfig
 
-from jianyi.settings import SettingError, Settings
+from jianyi.settings import ServiceUnreachable, SettingError, Settings
 
 
 class SharedPydanticPayloadConverter(PydanticPayloadConverter):
@@ -94,10 +95,27 @@ def quiet_runtime() -> Runtime:
 
 async def connect(settings: Settings, *, quiet: bool = False) -> Client:
     """A client; ``quiet`` keeps the Rust core's log lines off the terminal (for the CLI)."""
+    check_address(settings.temporal_address)
     options = client_options(settings)
     if quiet:
         options["runtime"] = quiet_runtime()
-    return await Client.connect(settings.temporal_address, **options)
+    try:
+        return await Client.connect(settings.temporal_address, **options)
+    except (RuntimeError, ValueError, OSError) as exc:  # the core's connect error, an address it cannot parse
+        raise ServiceUnreachable(
+            f"无法连接 Temporal 服务（{settings.temporal_address}）：请确认该服务正在运行，并检查 JIANYI_TEMPORAL_ADDRESS"
+            f"（主机:端口）及 TLS、API key 设置。详情：{exc}"
+        ) from None
+
+
+_ADDRESS = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})")
+
+
+def check_address(address: str) -> None:
+    """Temporal's frontend as host:port (no scheme), so a typo is named instead of tried."""
+    form = _ADDRESS.fullmatch(address)
+    if form is None or not 0 < int(form.group(2)) < 65536:
+        raise SettingError("temporal_address", f"「{address}」应为 主机:端口，如 127.0.0.1:7233 或 命名空间.帐号.tmprl.cloud:7233（不带 http:// 等前缀）")
 
 
 async def check_namespace(client: Client, settings: Settings) -> None:

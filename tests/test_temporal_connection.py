@@ -8,7 +8,7 @@ import pytest
 from temporalio.service import TLSConfig
 
 from jianyi.settings import SettingError, Settings
-from jianyi.temporal import client_options
+from jianyi.temporal import check_address, client_options
 
 
 def test_the_embedded_dev_server_is_plain_tcp():
@@ -105,3 +105,32 @@ def test_the_data_converter_writes_the_payloads_of_temporalios_pydantic_converte
     assert ours.from_payloads(theirs.to_payloads(value), [SubmitInput, datetime]) == value
     first, again = SharedPydanticPayloadConverter(), SharedPydanticPayloadConverter()  # as the worker, every activation
     assert [id(c) for c in again.converters.values()] == [id(c) for c in first.converters.values()]
+
+
+@pytest.mark.parametrize("address", ["http://127.0.0.1:7233", "localhost", "127.0.0.1:99999", "127.0.0.1:", " 127.0.0.1:7233"])
+def test_a_temporal_address_not_of_the_form_host_port_names_the_setting(address):
+    with pytest.raises(SettingError) as bad:
+        check_address(address)
+    assert bad.value.setting == "temporal_address" and "主机:端口" in bad.value.message
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1:7233", "temporal.internal:7233", "wuchang.a1b2c.tmprl.cloud:7233", "[::1]:7233"])
+def test_a_host_and_port_is_a_temporal_address(address):
+    check_address(address)
+
+
+@pytest.mark.parametrize("command", [["worker"], ["scheduler"]])
+def test_a_worker_or_scheduler_with_no_temporal_to_reach_says_where_it_looked(tmp_path, command):
+    import os
+    import subprocess
+    import sys
+
+    from jianyi.devserver import free_port
+
+    address = f"127.0.0.1:{free_port()}"  # nothing listens there
+    env = {**os.environ, "JIANYI_TEMPORAL_ADDRESS": address, "JIANYI_VAR_DIR": str(tmp_path)}
+    done = subprocess.run([str(Path(sys.executable).parent / "jianyi"), *command], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 3
+    assert f"无法连接 Temporal 服务（{address}）" in done.stderr and "JIANYI_TEMPORAL_ADDRESS" in done.stderr
+    assert "内部错误" not in done.stderr and "Traceback" not in done.stderr
