@@ -250,4 +250,10 @@ async def run_alone(settings: Settings | None = None) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(run_alone())
+    # the same as `jianyi scheduler`: its messages and exit codes
+    import sys
+
+    from jianyi.cli import main
+
+    sys.argv = ["jianyi", "scheduler"]
+    main()

@@ -69,9 +69,11 @@ async def run_worker(settings: Settings | None = None) -> None:
             await asyncio.Event().wait()
 
 
-def main() -> None:
-    asyncio.run(run_worker())
-
-
 if __name__ == "__main__":
+    # the same as `jianyi worker`: its messages and exit codes
+    import sys
+
+    from jianyi.cli import main
+
+    sys.argv = ["jianyi", "worker"]
     main()
