@@ -478,7 +478,7 @@ def stuck(
         typer.echo(f"{c.id}  {c.number}《{c.title}》{key_mark}")
         typer.echo(f"    {c.state}｜主办：{c.lead_unit or '—'}｜答复期限：{c.reply_due or '—'}｜{'；'.join(c.reasons)}")
     counts = "、".join(f"{KIND_NAMES[k].label}{n}件" for k, n in found.counts.items() if n)
-    shown = f"第{found.page}页，" if found.total > found.per_page else ""
+    shown = f"第{found.page}/{found.pages}页，" if found.pages > 1 else ""
     typer.echo(f"共 {found.total} 件（{shown}{counts}）。")
 
 

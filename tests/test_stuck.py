@@ -76,6 +76,16 @@ def test_the_stuck_view_filters_by_unit_kind_and_session_and_pages(settings):
     assert stuck_cases(settings.db_url, NOW, session="16-4").total == 0
     first, second = (stuck_cases(settings.db_url, NOW, page=p, per_page=5) for p in (1, 2))
     assert len(first.cases) == 5 and len(second.cases) == 3 and first.total == 8
+    assert (first.pages, second.page) == (2, 2)
+
+
+def test_a_page_past_the_end_or_before_the_first_shows_the_nearest_page(settings):
+    fill(settings)
+    last = stuck_cases(settings.db_url, NOW, page=2, per_page=5)
+    for page in (3, 10**30):  # more than SQLite's integers hold: still the last page, not an error
+        past = stuck_cases(settings.db_url, NOW, page=page, per_page=5)
+        assert (past.page, [c.id for c in past.cases]) == (2, [c.id for c in last.cases])
+    assert [stuck_cases(settings.db_url, NOW, page=p, per_page=5).page for p in (0, -7)] == [1, 1]
 
 
 async def test_a_suggestion_not_reviewed_within_the_review_window_is_listed_as_stuck(env, engine, settings):

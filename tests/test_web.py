@@ -254,3 +254,13 @@ async def test_the_admin_keeps_the_directory_and_loads_a_calendar_year_in_the_pa
     assert "缺少春节、清明、劳动节、端午、中秋、国庆" in refused.text
     await login(site, "dgw")
     assert (await site.get("/admin/directory")).status_code == 403
+
+
+async def test_the_stuck_list_answers_any_page_number_with_the_nearest_page(site, engine):
+    await submit_and_assign(engine)
+    await login(site, "dgw")
+    for page in ("0", "-3", "2", str(10**30)):
+        html = await site.get("/stuck", params={"page": page})
+        assert html.status_code == 200 and "内部错误" not in html.text, page
+        data = await site.get("/api/stuck", params={"page": page})
+        assert data.status_code == 200 and data.json()["page"] == 1, page

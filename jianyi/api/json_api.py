@@ -99,5 +99,5 @@ async def stuck(request: Request, account: Me, unit: str = "", kind: str = "", s
         raise InputError(f"未知的类别「{kind}」，可选：{'、'.join(KIND_NAMES)}")
     unit = own_unit or unit
     found = stuck_cases(request.app.state.settings.db_url, datetime.now(UTC), unit or None, kind=kind or None,
-                        session=session or None, supervisor=supervisor, page=max(1, min(page, 10_000)))
+                        session=session or None, supervisor=supervisor, page=page)
     return {"total": found.total, "page": found.page, "counts": found.counts, "cases": [c.to_json() for c in found.cases]}

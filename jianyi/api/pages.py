@@ -192,7 +192,7 @@ async def stuck_page(request: Request, me: Ready, unit: str = "", kind: str = ""
     unit = own_unit or unit
     kind = kind if kind in {k.name for k in KINDS} else ""
     found = stuck_cases(request.app.state.settings.db_url, datetime.now(UTC), unit or None, kind=kind or None,
-                        session=session or None, supervisor=supervisor, page=max(page, 1))
+                        session=session or None, supervisor=supervisor, page=page)
     return render(request, "stuck.html", me, found=found, kinds=KINDS, unit=unit, kind=kind, session=session)
 
 

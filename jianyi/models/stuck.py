@@ -152,6 +152,15 @@ class StuckPage:
     page: int
     per_page: int
 
+    @property
+    def pages(self) -> int:
+        return page_count(self.total, self.per_page)
+
+
+def page_count(total: int, per_page: int) -> int:
+    """How many pages ``total`` rows make (one, empty, when there are none)."""
+    return max(1, -(-total // per_page))
+
 
 def _filters(now: datetime, unit: str | None, session: str | None, supervisor: str | None) -> list[ColumnElement[bool]]:
     """The rows a list is drawn from. No state filter: every kind names open states only, and
@@ -179,6 +188,7 @@ def find_stuck(
     narrow = bool(unit or supervisor)  # a few hundred rows at most: read them once
     counts, total = (_counts_in_one_pass if narrow else _counts)(db, base, now)
     total = counts[kind] if kind else total
+    page = min(max(page, 1), page_count(total, per_page))  # a page past the end (or a silly number) is the last
     ids = (_page_ids_in_one_query if narrow else _page_ids)(db, base, kinds, now, (page - 1) * per_page, per_page)
     found, details = _shown(db, ids, now), _Details.of(db, ids)
     return StuckPage([_describe(*found[i], details, now, calendar) for i in ids], total, counts, page, per_page)
