@@ -89,3 +89,12 @@ def test_a_malformed_database_url_names_the_setting_and_its_form(tmp_path, url):
     done = subprocess.run([JIANYI, "stuck"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 3 and "记录数据库地址无效" in done.stderr and "postgresql+psycopg://" in done.stderr
     assert "内部错误" not in done.stderr and "secret" not in done.stderr
+
+
+def test_a_data_directory_that_cannot_be_made_names_the_setting(tmp_path):
+    in_the_way = tmp_path / "var"
+    in_the_way.write_text("a file, not a directory")
+    env = {**os.environ, "JIANYI_VAR_DIR": str(in_the_way), "JIANYI_TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    done = subprocess.run([JIANYI, "worker"], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 3 and f"无法使用数据目录「{in_the_way}」" in done.stderr and "JIANYI_VAR_DIR" in done.stderr
+    assert "内部错误" not in done.stderr and in_the_way.read_text() == "a file, not a directory"

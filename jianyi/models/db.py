@@ -73,9 +73,15 @@ def owner_only(directory: Path) -> None:
     """Create ``directory`` readable by its owner only (var/ holds records and keys); a directory
     that was there already and is not a var/ is left as it is (it may be shared, like /tmp)."""
     existed = directory.exists()
-    directory.mkdir(parents=True, exist_ok=True)
-    if not existed or directory.name == "var":
-        directory.chmod(0o700)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        if not existed or directory.name == "var":
+            directory.chmod(0o700)
+    except OSError as exc:  # a file in the way, a read-only or virtual file system, no permission
+        raise DatabaseProblem(
+            f"无法使用数据目录「{directory}」（{exc.strerror}）：请检查 JIANYI_VAR_DIR（应为本用户可写的目录），"
+            "或用 JIANYI_DATABASE_URL 指向 PostgreSQL"
+        ) from None
 
 
 def prepare(engine: Engine, migrate: bool) -> None:
