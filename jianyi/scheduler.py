@@ -112,6 +112,8 @@ def validate_schedule(settings: Settings) -> None:
             datetime.strptime(getattr(settings, name), "%H:%M")
         except ValueError:
             raise SettingError(name, f"工作时间「{getattr(settings, name)}」无效，应为 HH:MM") from None
+    if datetime.strptime(settings.work_start, "%H:%M") >= datetime.strptime(settings.work_end, "%H:%M"):
+        raise SettingError("work_end", f"下班时间「{settings.work_end}」应晚于上班时间 work_start「{settings.work_start}」")
 
 
 # -- periods -----------------------------------------------------------------------------------------

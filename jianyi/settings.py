@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -37,9 +38,9 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
 
     temporal_address: str = "127.0.0.1:7233"
-    temporal_namespace: str = "default"
-    task_queue: str = "jianyi"
-    temporal_ui_port: int = 8233
+    temporal_namespace: str = Field("default", min_length=1, max_length=200)
+    task_queue: str = Field("jianyi", min_length=1, max_length=200)
+    temporal_ui_port: int = Field(8233, ge=1, le=65535)
     # production: a Temporal cluster or Temporal Cloud
     temporal_tls: bool = False  # TLS to the frontend (on by itself when a client cert or CA is given)
     temporal_tls_ca_file: str = ""  # PEM of the server's CA; empty: the system's
@@ -50,29 +51,29 @@ class Settings(BaseSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 1025
     smtp_sender: str = "jianyi@localhost"
-    smtp_timeout_seconds: float = 10.0
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=600)
 
-    history_bound: int = 2000  # a case whose history passes this many events continues as new
+    history_bound: int = Field(2000, ge=500, le=40_000)  # a case whose history passes this many events continues as new
     # cases a worker keeps in memory (about 0.1–0.2 MiB each, measured); a case not kept is replayed from its whole history on
     # its next step or timer, so a worker should keep every open case it serves: N workers × this ≥ the open cases
     workflow_cache: int = Field(1000, ge=10, le=100_000)
-    action_timeout_seconds: float = 20.0  # an action with no answer by then: "处理服务暂时不可用" (exit 3)
+    action_timeout_seconds: float = Field(20.0, gt=0, le=600)  # an action with no answer by then: "处理服务暂时不可用" (exit 3)
     base_url: str = "http://127.0.0.1:8000"  # where notices link to; `jianyi up` serves the pages there
     audit_key_file: str = ""  # HMAC key of `jianyi audit anchor`, kept outside the records database
     session_secret: str = ""  # signs the web session cookies; empty: made once and kept in var/session.key
-    congress_office: str = "区人大常委会代表工作委员会"
-    government_office: str = "区政府办公室"
-    supervision_office: str = "区政府督查室"
+    congress_office: str = Field("区人大常委会代表工作委员会", min_length=1, max_length=100)
+    government_office: str = Field("区政府办公室", min_length=1, max_length=100)
+    supervision_office: str = Field("区政府督查室", min_length=1, max_length=100)
 
     # -- scheduler (cron: minute hour day month weekday, in `timezone`)
     schedule_monthly: str = "0 9 * * *"  # 月度督办: kept only on the first working day of the month
     schedule_ledger: str = "0 9 * 1,3,5,7,9,11 *"  # 承诺事项台账: first working day of every 2nd month
     schedule_daily: str = "5 9 * * *"  # daily stuck-case digest: working days only
-    misfire_grace_days: int = 3
+    misfire_grace_days: int = Field(3, ge=0, le=31)
     quiet_hours: bool = True  # quiet rules: nothing is delivered outside working hours …
     work_start: str = "09:00"  # … on working days, from work_start
     work_end: str = "17:30"
-    admin_name: str = "系统管理员"  # receives a notice when a channel keeps failing
+    admin_name: str = Field("系统管理员", min_length=1, max_length=100)  # receives a notice when a channel keeps failing
     instance: str = ""  # when several deployments share one Temporal namespace: prefixes digest ids
 
     # -- channels (see jianyi/activities/channels.py; checked at start-up by validate_channels)
@@ -86,6 +87,13 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     sms_provider: str = ""  # "package.module:factory"; factory(settings) returns an SmsProvider
     templates_file: str = ""  # a TOML file overriding some or all of jianyi/templates/messages.toml
+
+    @field_validator("base_url")
+    @classmethod
+    def _web_address(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or len(value) < len("http://x"):
+            raise ValueError("应为网页地址，如 https://jianyi.example.gov.cn；通知中的链接都指向这里")
+        return value
 
     @property
     def tz(self) -> ZoneInfo:
@@ -110,4 +118,19 @@ def get_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]) if first["loc"] else "?"
-        raise SettingError(name, f"「{first.get('input')}」不可用（{first['msg']}）") from None
+        raise SettingError(name, f"「{first.get('input')}」不可用（{_in_chinese(first)}）") from None
+
+
+# pydantic's error types, as a setting's reader says them (the exact English is kept for any other)
+_SAID = {
+    "string_too_short": "不能为空", "string_too_long": "太长（最多 {max_length} 个字符）",
+    "greater_than_equal": "应不小于 {ge}", "less_than_equal": "应不大于 {le}", "greater_than": "应大于 {gt}",
+    "int_parsing": "应为整数", "float_parsing": "应为数字", "bool_parsing": "应为 true 或 false",
+}
+
+
+def _in_chinese(error: Any) -> str:
+    if error["type"] == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    said = _SAID.get(error["type"])
+    return said.format(**error.get("ctx", {})) if said else str(error["msg"])

@@ -17,6 +17,7 @@ from jianyi.activities.digests import DigestActivities
 from jianyi.activities.notify import NotifyActivities
 from jianyi.activities.records import RecordActivities
 from jianyi.models.db import migrate_database
+from jianyi.scheduler import validate_schedule
 from jianyi.settings import Settings, get_settings
 from jianyi.temporal import check_namespace, connect
 from jianyi.workflows.digest import DigestWorkflow
@@ -61,6 +62,7 @@ def build_worker(
 async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     validate_channels(settings)  # a bad channel setting stops start-up before connecting, naming the setting
+    validate_schedule(settings)  # the time zone and working hours the quiet rules hold notices to
     migrate_database(settings.db_url)  # a records database behind the code is upgraded first
     client = await connect(settings)
     await check_namespace(client, settings)

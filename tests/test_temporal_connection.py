@@ -67,8 +67,14 @@ async def test_a_worker_started_against_a_missing_namespace_stops_naming_the_set
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize(("variable", "value"), [("JIANYI_WORKFLOW_CACHE", "5"), ("JIANYI_SMTP_PORT", "abc")])
-def test_a_malformed_setting_stops_a_worker_naming_its_variable(tmp_path, variable, value):
+@pytest.mark.parametrize(("variable", "value", "said"), [
+    ("JIANYI_WORKFLOW_CACHE", "5", "应不小于 10"), ("JIANYI_SMTP_PORT", "abc", "应为整数"),
+    ("JIANYI_TEMPORAL_NAMESPACE", "", "不能为空"), ("JIANYI_TASK_QUEUE", "", "不能为空"), ("JIANYI_ADMIN_NAME", "", "不能为空"),
+    ("JIANYI_HISTORY_BOUND", "5", "应不小于 500"), ("JIANYI_ACTION_TIMEOUT_SECONDS", "0", "应大于 0"),
+    ("JIANYI_BASE_URL", "jianyi.example.gov.cn", "应为网页地址"), ("JIANYI_QUIET_HOURS", "maybe", "应为 true 或 false"),
+    ("JIANYI_WORK_START", "25:00", "应为 HH:MM"), ("JIANYI_WORK_END", "08:00", "应晚于上班时间"), ("JIANYI_TIMEZONE", "Asia/Beijing", "时区"),
+])
+def test_a_malformed_setting_stops_a_worker_naming_its_variable(tmp_path, variable, value, said):
     import os
     import subprocess
     import sys
@@ -77,7 +83,7 @@ def test_a_malformed_setting_stops_a_worker_naming_its_variable(tmp_path, variab
     done = subprocess.run([str(Path(sys.executable).parent / "jianyi"), "worker"], env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 5
-    assert variable in done.stderr and f"「{value}」" in done.stderr
+    assert variable in done.stderr and f"「{value}」" in done.stderr and said in done.stderr
     assert "内部错误" not in done.stderr and "Traceback" not in done.stderr
 
 
