@@ -264,3 +264,20 @@ async def test_the_stuck_list_answers_any_page_number_with_the_nearest_page(site
         assert html.status_code == 200 and "内部错误" not in html.text, page
         data = await site.get("/api/stuck", params={"page": page})
         assert data.status_code == 200 and data.json()["page"] == 1, page
+
+
+async def test_the_pages_stay_up_while_temporal_is_down_and_a_step_answers_503(site, env, settings, engine):
+    """The records pages serve while Temporal cannot be reached; what needs the workflow says so, in Chinese."""
+    from jianyi.devserver import free_port
+
+    sid = await submit_and_assign(engine)
+    away = settings.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})  # nothing listens there
+    app = create_app(away)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://jianyi.test") as offline:
+        assert (await login(offline, "dgw")).status_code == 303
+        assert (await offline.get("/stuck")).status_code == 200
+        case = await offline.get(f"/suggestions/{sid}")
+        assert case.status_code == 503 and "处理服务暂时不可用" in case.text and "127.0.0.1" not in case.text
+        api = await offline.get(f"/api/suggestions/{sid}", headers={"Accept": "application/json"})
+        assert api.status_code == 503 and api.json()["code"] == "unavailable"
+    assert app.state.client is None  # nothing half-made was kept: the next request tries again

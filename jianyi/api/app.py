@@ -6,6 +6,7 @@ carries a CSRF token; every refusal is a Chinese page or a JSON error with a sta
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import hashlib
 import io
@@ -39,7 +40,7 @@ from jianyi.models.lifecycle import allowed_actions
 from jianyi.models.policy import CST
 from jianyi.models.states import ROLE_LABELS, Role
 from jianyi.queries import describe_event, timeline
-from jianyi.settings import Settings
+from jianyi.settings import ServiceUnreachable, Settings
 
 LOG = logging.getLogger("jianyi.api")
 HERE = Path(__file__).parent
@@ -51,13 +52,14 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202
         if app.state.client is None:
-            from jianyi.temporal import connect
-
-            app.state.client = await connect(settings)
+            try:
+                await temporal_client(app)
+            except ServiceUnreachable as exc:  # the pages from the records still serve; a step waits for Temporal
+                LOG.warning("%s（网页照常启动：需要 Temporal 的页面答复 503，连上后恢复）", exc.message)
         yield
 
     app = FastAPI(title="jianyi 人大代表建议办理", lifespan=lifespan, docs_url="/api/docs", openapi_url="/openapi.json")
-    app.state.settings, app.state.client = settings, client
+    app.state.settings, app.state.client, app.state.connecting = settings, client, asyncio.Lock()
     app.add_middleware(SessionMiddleware, secret_key=session_secret(settings), session_cookie="jianyi_session",
                        same_site="lax", https_only=settings.base_url.startswith("https"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -86,6 +88,11 @@ def _errors(app: FastAPI) -> None:
     async def _input(request: Request, exc: InputError) -> Response:
         status = 503 if getattr(exc, "exit_code", 1) == 3 else 400
         return error(request, status, "unavailable" if status == 503 else "invalid_input", exc.message)
+
+    @app.exception_handler(ServiceUnreachable)
+    async def _temporal(request: Request, exc: ServiceUnreachable) -> Response:
+        LOG.error("%s", exc.message)  # the address and the settings are for the operator's log, not the page
+        return error(request, 503, "unavailable", "处理服务暂时不可用，请稍后重试（已记录，系统管理员可查看日志）")
 
     @app.exception_handler(DatabaseProblem)
     async def _database(request: Request, exc: DatabaseProblem) -> Response:
@@ -116,14 +123,24 @@ def render(request: Request, name: str, account: Account | None, **context: Any)
     return TEMPLATES.TemplateResponse(request, name, context, status_code=context.pop("status", 200))
 
 
-def engine(request: Request):  # noqa: ANN201
+async def temporal_client(app: FastAPI) -> Client:
+    """The Temporal client, connected on first need (the web starts, and stays up, while Temporal is down)."""
+    async with app.state.connecting:
+        if app.state.client is None:
+            from jianyi.temporal import connect
+
+            app.state.client = await connect(app.state.settings)
+    return app.state.client
+
+
+async def engine(request: Request):  # noqa: ANN201
     from jianyi.service import Engine
 
-    return Engine(request.app.state.client, request.app.state.settings)
+    return Engine(await temporal_client(request.app), request.app.state.settings)
 
 
 async def visible_case(request: Request, account: Account, suggestion_id: str):  # noqa: ANN201
-    case = await engine(request).view(suggestion_id)
+    case = await (await engine(request)).view(suggestion_id)
     check_may_see(account, case)
     return case
 
@@ -144,7 +161,7 @@ async def act(request: Request, account: Account, suggestion_id: str, action: st
         raise Forbidden(f"{ROLE_LABELS[account.role]}「{account.acts_as}」现在不能{label(action)}这件建议")
     actor, role = identity(account)
     via = "api" if _wants_json(request) else "web"
-    return await engine(request).act(suggestion_id, action, actor, role, payload, via=via)
+    return await (await engine(request)).act(suggestion_id, action, actor, role, payload, via=via)
 
 
 async def keep_pdf(settings: Settings, upload) -> tuple[str, str]:  # noqa: ANN001

@@ -3,11 +3,18 @@ the environment; the Temporal client is connected at start-up)."""
 
 from __future__ import annotations
 
+import sys
+
 from fastapi import FastAPI
 
 from jianyi.api.app import create_app
-from jianyi.settings import get_settings
+from jianyi.models.db import DatabaseProblem
+from jianyi.settings import SettingError, get_settings
 
 
 def app() -> FastAPI:
-    return create_app(get_settings())
+    try:
+        return create_app(get_settings())
+    except (SettingError, DatabaseProblem) as exc:  # said as the CLI says it, without a traceback
+        print(f"错误：{exc.message}", file=sys.stderr)
+        raise SystemExit(getattr(exc, "exit_code", 5)) from None

@@ -117,7 +117,7 @@ async def calendar_load(request: Request, me: Ready, csrf: Annotated[str, Form()
             raise InputError("请选择日历文件（每行：YYYY-MM-DD 休|班 说明）")
         text = (await file.read()).decode("utf-8")
         years = directory.load_calendar_file(request.app.state.settings.db_url, text, file.filename, actor=me.login)
-        moved = await engine(request).recompute_open(me.login, f"载入 {'、'.join(map(str, years))} 年节假日安排")
+        moved = await (await engine(request)).recompute_open(me.login, f"载入 {'、'.join(map(str, years))} 年节假日安排")
         changed = sum(1 for _, m in moved if m)
         message = f"已载入 {'、'.join(map(str, years))} 年节假日安排；重新计算 {len(moved)} 件未办结建议的期限，其中 {changed} 件有变化。"
     except (InputError, UnicodeDecodeError) as exc:

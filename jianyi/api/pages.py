@@ -171,7 +171,7 @@ async def submit(request: Request, me: Ready) -> Response:
 
     data = parse_form(SubmitInput, form) | {"lead_deputy": me.acts_as}  # the lead deputy is the account, never a field
     try:
-        sid = await engine(request).submit(data, me.acts_as, Role.DEPUTY, via="web")
+        sid = await (await engine(request)).submit(data, me.acts_as, Role.DEPUTY, via="web")
     except InputError as exc:
         fields = [f for f in form_fields(SubmitInput, form) if f.name != "lead_deputy"]
         return render(request, "action.html", me, case=None, action="submit", title="提出建议", fields=fields,

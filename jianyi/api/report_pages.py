@@ -83,7 +83,7 @@ async def import_excel(request: Request, me: Ready, kind: Annotated[str, Form()]
     try:
         if file is None or not file.filename:
             raise InputError("请选择要导入的 Excel 文件")
-        created, skipped = await import_file(engine(request), await file.read(), me.acts_as, history=kind == "history")
+        created, skipped = await import_file(await engine(request), await file.read(), me.acts_as, history=kind == "history")
         message = f"导入完成：新建{created}件，已存在跳过{skipped}件。"
     except InputError as exc:
         message = exc.message
