@@ -11,6 +11,7 @@ from pathlib import Path
 from temporalio.client import Client
 
 from jianyi.binaries import temporal_cli
+from jianyi.settings import ServiceUnreachable
 from jianyi.workflows import search
 
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=normal")
@@ -30,6 +31,20 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
+
+
+class DevServerFailed(ServiceUnreachable):
+    """The embedded Temporal could not start: why, and what to do (exit 3)."""
+
+
+def check_ports_free(host: str, ports: list[tuple[int, str, str]]) -> None:
+    """Before anything starts: each (port, what uses it, the setting that moves it) is free, or say which is not."""
+    for port, what, setting in ports:
+        if not port_free(host, port):
+            raise DevServerFailed(
+                f"端口 {port}（{what}）已被占用：是否已有一个 make run（jianyi up）在运行？"
+                f"请先在那个终端按 Ctrl-C 停止它，或用 {setting} 换一个端口"
+            )
 
 
 class DevServer:
@@ -61,22 +76,22 @@ class DevServer:
 
     async def start(self, timeout: float = 60.0, restart: bool = False) -> DevServer:
         """Start (``restart``: again on the same file and port after it died; its port may linger)."""
-        if not restart and not port_free(self.host, self.port):
-            raise RuntimeError(f"端口 {self.port} 已被占用：是否已有一个 Temporal 服务在运行？")
+        if not restart:
+            check_ports_free(self.host, [(self.port, "Temporal", "JIANYI_TEMPORAL_ADDRESS")])
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_file, "ab")  # noqa: SIM115  (kept open for the child's lifetime)
         self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"Temporal 开发服务未能启动，见日志 {self.log_file}")
+                raise DevServerFailed(f"Temporal 开发服务未能启动，见日志 {self.log_file}")
             with contextlib.suppress(Exception):
                 client = await Client.connect(self.address)
                 await client.service_client.check_health()
                 return self
             if asyncio.get_running_loop().time() > deadline:
                 self.stop()
-                raise RuntimeError(f"Temporal 开发服务 {timeout:.0f} 秒内未就绪，见日志 {self.log_file}")
+                raise DevServerFailed(f"Temporal 开发服务 {timeout:.0f} 秒内未就绪，见日志 {self.log_file}")
             await asyncio.sleep(0.3)
 
     def stop(self) -> None:

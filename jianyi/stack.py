@@ -9,10 +9,11 @@ import asyncio
 import contextlib
 import signal
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import uvicorn
 
-from jianyi.devserver import DevServer, port_free
+from jianyi.devserver import DevServer, check_ports_free, port_free
 from jianyi.mailcatcher import MailCatcher
 from jianyi.models.db import migrate_database, owner_only
 from jianyi.models.states import ROLE_LABELS
@@ -23,7 +24,6 @@ from jianyi.worker import build_worker
 
 async def start_web(settings: Settings, client) -> uvicorn.Server:  # noqa: ANN001
     """The pages and the API (uvicorn) on the host and port of ``base_url``, in this event loop."""
-    from urllib.parse import urlsplit
 
     from jianyi.api.app import create_app
 
@@ -46,12 +46,16 @@ async def run_stack(settings: Settings, demo: bool = True) -> None:
 
     validate_schedule(settings)  # a bad cron, time zone or working hour stops start-up, naming the setting
     validate_channels(settings)  # so does a bad channel setting or templates file, before anything starts
+    host, _, port = settings.temporal_address.rpartition(":")
+    web = urlsplit(settings.base_url)
+    check_ports_free(host or "127.0.0.1", [(int(port), "Temporal", "JIANYI_TEMPORAL_ADDRESS"),
+                                           (settings.temporal_ui_port, "Temporal 网页界面", "JIANYI_TEMPORAL_UI_PORT")])
+    check_ports_free(web.hostname or "127.0.0.1", [(web.port or 8000, "jianyi 网页", "JIANYI_BASE_URL")])
     var = settings.var_dir.resolve()
     owner_only(var)
     before, after = migrate_database(settings.db_url)
     if before != after:
         say(f"· 记录数据库已{'创建' if before is None else f'从 {before} 升级'}（结构 {after}）")
-    host, _, port = settings.temporal_address.rpartition(":")
     mail: MailCatcher | None = None
     if settings.smtp_host in ("127.0.0.1", "localhost") and port_free("127.0.0.1", settings.smtp_port):
         mail = MailCatcher(settings.smtp_port, maildir=var / "mail").start()
