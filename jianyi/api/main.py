@@ -1,5 +1,5 @@
 """The application for a production server: ``uvicorn --factory jianyi.api.main:app`` (settings from
-the environment; the Temporal client is connected at start-up)."""
+the environment; the Temporal client is connected at start-up, or on first need while Temporal is down)."""
 
 from __future__ import annotations
 
