@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from jianyi import directory
+from jianyi.models.bounds import CALENDAR_MAX_BYTES, IMPORT_MAX_BYTES
 from jianyi.models.commands import InputError
 from jianyi.models.db import DatabaseProblem
 from jianyi.models.lifecycle import ROLE_LABELS, STATE_LABELS, Role
@@ -93,6 +94,15 @@ def need_actor() -> tuple[str, str]:
     if account_for(settings().db_url, CTX.role, CTX.actor) is None:
         raise Fail(f"没有角色为「{ROLE_LABELS[CTX.role]}」、名为「{CTX.actor}」的有效账号：请管理员先用 jianyi admin account add 创建", 2)
     return CTX.actor, CTX.role
+
+
+def read_at_most(path: Path, limit: int) -> bytes:
+    """A file's first ``limit`` bytes (a reader past its bound says so, without holding the rest)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(limit)
+    except OSError as exc:
+        raise Fail(f"无法读取文件「{path}」：{exc.strerror}") from None
 
 
 def parse_moment(text: str, what: str) -> datetime:
@@ -855,7 +865,7 @@ def admin_calendar_load(file: Path) -> None:
     """从文件载入一年的节假日和调休（每行：YYYY-MM-DD 休|班 说明）。"""
     if not file.exists():
         raise Fail(f"文件不存在：{file}")
-    years = directory.load_calendar_file(settings().db_url, file.read_text(encoding="utf-8"), str(file), actor=CTX.actor)
+    years = directory.load_calendar_file(settings().db_url, directory.calendar_text(read_at_most(file, CALENDAR_MAX_BYTES + 1)), str(file), actor=CTX.actor)
     typer.echo(f"已载入 {'、'.join(map(str, years))} 年的节假日安排。正在重新计算未办结建议的期限 …")
     _recompute(f"载入 {'、'.join(map(str, years))} 年节假日安排（{file.name}）")
 
@@ -969,7 +979,7 @@ def _import(file: Path, history: bool) -> None:
 
     async def go():  # noqa: ANN202
         engine = await _engine()
-        return await import_file(engine, file.read_bytes(), actor, history, progress)
+        return await import_file(engine, read_at_most(file, IMPORT_MAX_BYTES + 1), actor, history, progress)
 
     created, skipped = run(go)
     typer.echo(f"导入完成：新建{created}件，已存在跳过{skipped}件。")

@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 from sqlmodel import select
 
 from jianyi.adminlog import record_admin_event
+from jianyi.models.bounds import CALENDAR_MAX_BYTES
 from jianyi.models.calendar import missing_holidays, parse_calendar_file
 from jianyi.models.commands import InputError
 from jianyi.models.contacts import check_contact
@@ -129,6 +130,17 @@ def session_opened(url: str, code: str) -> date | None:
 def session_exists(url: str, code: str) -> bool:
     with session_for(url) as db:
         return db.exec(select(Session).where(Session.code == code)).first() is not None
+
+
+def calendar_text(data: bytes) -> str:
+    """A calendar file's text, bounded and UTF-8 (an InputError in Chinese otherwise); give it at most
+    ``CALENDAR_MAX_BYTES + 1`` bytes."""
+    if len(data) > CALENDAR_MAX_BYTES:
+        raise InputError(f"日历文件太大（超过 {CALENDAR_MAX_BYTES // 1024} KB）：每年只需几十行「YYYY-MM-DD 休|班 说明」")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError("日历文件应为 UTF-8 文本") from None
 
 
 def load_calendar_file(url: str, text: str, source: str, actor: str = "系统管理员") -> list[int]:

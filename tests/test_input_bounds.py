@@ -143,3 +143,53 @@ async def test_a_backfill_dated_before_its_session_opened_is_refused(env, engine
     directory.add_session(settings.db_url, settings.task_queue, "第三次会议", date(2025, 1, 6))
     with pytest.raises(InputError, match="不能早于会次「.*」的开幕日（2025-01-06）"):
         await engine.submit(suggestion(settings), "管理员", role="admin", effective_at=datetime(2024, 12, 30, 2, tzinfo=UTC))
+
+
+def _workbook(rows: int) -> bytes:
+    import io
+
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["会次", "编号", "标题"])
+    for n in range(rows):
+        ws.append(["16-3", f"第{n + 1}号", "关于加快推进老旧小区改造的建议"])
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+def test_an_import_past_its_row_or_size_bound_is_refused_whole(monkeypatch):
+    from jianyi.reports import excel
+
+    monkeypatch.setattr(excel, "IMPORT_MAX_ROWS", 3)
+    assert excel.read_rows(_workbook(3), ["会次", "编号", "标题"])[1] == []
+    assert excel.read_rows(_workbook(4), ["会次", "编号", "标题"]) == ([], ["超过 3 行：请分批导入"])
+    monkeypatch.setattr(excel, "IMPORT_MAX_BYTES", 1000)
+    rows, errors = excel.read_rows(_workbook(1) + b"\0" * 1000, ["会次", "编号", "标题"])
+    assert rows == [] and errors[0].startswith("文件太大")
+
+
+@pytest.mark.parametrize(("data", "said"), [(b"2027-01-01 \xd0\xdd \xd4\xaa\xb5\xa9\n", "应为 UTF-8 文本"), (b"#" * (1024 * 1024 + 1), "日历文件太大")])
+def test_a_calendar_file_that_is_not_utf8_or_too_large_is_refused_in_chinese(data, said):
+    from jianyi.directory import calendar_text
+
+    with pytest.raises(InputError, match=said):
+        calendar_text(data)
+
+
+def test_the_cli_refuses_a_calendar_file_in_gbk_in_chinese(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    gbk = tmp_path / "2027.txt"
+    gbk.write_bytes("2027-01-01 休 元旦\n".encode("gbk"))
+    env = {**os.environ, "JIANYI_VAR_DIR": str(tmp_path / "var")}
+    jianyi = str(Path(sys.executable).parent / "jianyi")
+    subprocess.run([jianyi, "admin", "account", "add", "--login", "root", "--role", "admin"], env=env, capture_output=True, timeout=60, check=True)
+    done = subprocess.run([jianyi, "--as", "admin:root", "admin", "calendar-load", str(gbk)], env=env,
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 1 and "日历文件应为 UTF-8 文本" in done.stderr and "内部错误" not in done.stderr

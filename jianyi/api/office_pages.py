@@ -14,6 +14,7 @@ from jianyi.api.access import EXPORTS_AUDIT, Forbidden, require, visible
 from jianyi.api.app import act, engine, render, rows_response
 from jianyi.api.auth import check_csrf
 from jianyi.api.pages import Ready
+from jianyi.models.bounds import CALENDAR_MAX_BYTES
 from jianyi.models.commands import InputError
 from jianyi.models.db import session_for
 from jianyi.models.lifecycle import ROLE_RULES
@@ -115,11 +116,11 @@ async def calendar_load(request: Request, me: Ready, csrf: Annotated[str, Form()
     try:
         if file is None or not file.filename:
             raise InputError("请选择日历文件（每行：YYYY-MM-DD 休|班 说明）")
-        text = (await file.read()).decode("utf-8")
+        text = directory.calendar_text(await file.read(CALENDAR_MAX_BYTES + 1))
         years = directory.load_calendar_file(request.app.state.settings.db_url, text, file.filename, actor=me.login)
         moved = await (await engine(request)).recompute_open(me.login, f"载入 {'、'.join(map(str, years))} 年节假日安排")
         changed = sum(1 for _, m in moved if m)
         message = f"已载入 {'、'.join(map(str, years))} 年节假日安排；重新计算 {len(moved)} 件未办结建议的期限，其中 {changed} 件有变化。"
-    except (InputError, UnicodeDecodeError) as exc:
-        message = getattr(exc, "message", "日历文件应为 UTF-8 文本")
+    except InputError as exc:
+        message = exc.message
     return await directory_page(request, me, message)

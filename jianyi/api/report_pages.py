@@ -14,6 +14,7 @@ from jianyi.api.app import engine, render
 from jianyi.api.auth import check_csrf
 from jianyi.api.pages import Ready
 from jianyi.models.accounts import Account
+from jianyi.models.bounds import IMPORT_MAX_BYTES
 from jianyi.models.commands import InputError
 from jianyi.models.db import session_for
 from jianyi.models.states import Role
@@ -83,7 +84,7 @@ async def import_excel(request: Request, me: Ready, kind: Annotated[str, Form()]
     try:
         if file is None or not file.filename:
             raise InputError("请选择要导入的 Excel 文件")
-        created, skipped = await import_file(await engine(request), await file.read(), me.acts_as, history=kind == "history")
+        created, skipped = await import_file(await engine(request), await file.read(IMPORT_MAX_BYTES + 1), me.acts_as, history=kind == "history")
         message = f"导入完成：新建{created}件，已存在跳过{skipped}件。"
     except InputError as exc:
         message = exc.message

@@ -16,6 +16,10 @@ from pydantic import BaseModel
 EARLIEST = date(2000, 1, 1)
 YEARS_AHEAD = 10
 NAME_MAX = 50
+# files an admin hands in: an Excel import (a national year's 9,000 rows are about 2 MB) and a calendar file
+IMPORT_MAX_BYTES = 20 * 1024 * 1024
+IMPORT_MAX_ROWS = 20_000
+CALENDAR_MAX_BYTES = 1024 * 1024
 # Bidi embeddings, overrides and isolates: they reorder what a reader sees (U+200E/F marks are allowed).
 BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 INVISIBLE = set("\u200b\u200c\u200d\u2060\ufeff\u00ad")

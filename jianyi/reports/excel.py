@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from itertools import islice
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
 
+from jianyi.models.bounds import IMPORT_MAX_BYTES, IMPORT_MAX_ROWS
 from jianyi.models.commands import parse_number
 from jianyi.models.policy import CST
 from jianyi.reports.figures import BREAKDOWNS, WORDS, CaseRow, Figures, breakdown, figures
@@ -99,12 +101,17 @@ class ImportRow:
 
 
 def read_rows(data: bytes, columns: list[str]) -> tuple[list[ImportRow], list[str]]:
-    """The rows of the first sheet by header name; errors name the missing columns."""
+    """The rows of the first sheet by header name; errors name the missing columns. A file or a sheet
+    past the bounds (models/bounds.py) is refused whole, before its rows are held in memory."""
+    if len(data) > IMPORT_MAX_BYTES:
+        return [], [f"文件太大（超过 {IMPORT_MAX_BYTES // 2**20} MB）：请分批导入"]
     try:
         ws = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
     except Exception as exc:  # noqa: BLE001  (any unreadable file reads the same to a user)
         return [], [f"无法读取 Excel 文件：{type(exc).__name__}"]
-    lines = list(ws.iter_rows(values_only=True))
+    lines = list(islice(ws.iter_rows(values_only=True), IMPORT_MAX_ROWS + 2))  # the header, the rows, one too many
+    if len(lines) > IMPORT_MAX_ROWS + 1:
+        return [], [f"超过 {IMPORT_MAX_ROWS:,} 行：请分批导入"]
     if not lines:
         return [], ["文件是空的"]
     header = [str(h or "").strip() for h in lines[0]]
