@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from pwdlib import PasswordHash
 from sqlmodel import select
@@ -108,6 +109,7 @@ def authenticate(url: str, login: str, password: str, now: datetime | None = Non
     with session_for(url) as db:
         account = db.exec(select(Account).where(Account.login == login.strip())).first()
         if account is None or not account.active:
+            HASHER.verify(password, _nobody())  # as long as a wrong password takes: the time tells no one which logins exist
             raise LoginError("登录名或密码错误")
         if account.locked_until and to_db(account.locked_until) > now:
             raise LoginError(f"连续输错密码次数过多，账号已锁定至 {account.locked_until.astimezone(UTC) + timedelta(hours=8):%H:%M}（北京时间），请稍后再试或联系管理员")
@@ -120,6 +122,11 @@ def authenticate(url: str, login: str, password: str, now: datetime | None = Non
         record_admin_event(db, account.login, account.role, "login", {"login": account.login})
         db.commit()
         return account
+
+
+@cache
+def _nobody() -> str:
+    return HASHER.hash("no account has this password")
 
 
 def _failed(db, account: Account, now: datetime) -> None:  # noqa: ANN001

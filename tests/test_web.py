@@ -281,3 +281,19 @@ async def test_the_pages_stay_up_while_temporal_is_down_and_a_step_answers_503(s
         api = await offline.get(f"/api/suggestions/{sid}", headers={"Accept": "application/json"})
         assert api.status_code == 503 and api.json()["code"] == "unavailable"
     assert app.state.client is None  # nothing half-made was kept: the next request tries again
+
+
+@pytest.mark.parametrize("elsewhere", ["//evil.example/x", "/\\evil.example", "https://evil.example/", "evil.example"])
+async def test_a_login_never_sends_the_browser_to_another_site(site, elsewhere):
+    ready = await site.get("/login", params={"next": elsewhere})
+    assert f'value="{elsewhere}"' not in ready.text
+    page = await site.get("/login")
+    done = await site.post("/login", data={"login": "dgw", "password": PASSWORD, "csrf": csrf_of(page.text), "next": elsewhere})
+    assert done.status_code == 303 and done.headers["location"] == "/"
+
+
+async def test_a_login_goes_on_to_the_page_of_this_site_it_was_asked_for(site, engine):
+    sid = await submit_and_assign(engine)
+    page = await site.get("/login")
+    done = await site.post("/login", data={"login": "dgw", "password": PASSWORD, "csrf": csrf_of(page.text), "next": f"/suggestions/{sid}"})
+    assert done.status_code == 303 and done.headers["location"] == f"/suggestions/{sid}"

@@ -56,7 +56,7 @@ Ready = Annotated[Account, Depends(ready)]
 async def login_page(request: Request, next: str = "/", why: str = "") -> Response:
     if why == "首次登录须先修改密码":
         return RedirectResponse("/password", status_code=303)
-    return render(request, "login.html", None, next=next if next.startswith("/") else "/", message=why, login="")
+    return render(request, "login.html", None, next=local_path(next), message=why, login="")
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -68,8 +68,15 @@ async def login(request: Request, login: Annotated[str, Form()] = "", password: 
     except InputError as exc:
         return render(request, "login.html", None, next=next, message=exc.message, login=login, status=401)
     sign_in(request, account)
-    target = "/password" if account.must_change else (next if next.startswith("/") else "/")
+    target = "/password" if account.must_change else local_path(next)
     return RedirectResponse(target, status_code=303)
+
+
+def local_path(target: str) -> str:
+    """Where a login may send the browser next: a path of this site only ("//host/…" and "/\\host" are other sites)."""
+    if target.startswith("/") and not target.startswith(("//", "/\\")) and not any(c in target for c in "\r\n"):
+        return target
+    return "/"
 
 
 @router.post("/logout")
