@@ -297,3 +297,16 @@ async def test_a_login_goes_on_to_the_page_of_this_site_it_was_asked_for(site, e
     page = await site.get("/login")
     done = await site.post("/login", data={"login": "dgw", "password": PASSWORD, "csrf": csrf_of(page.text), "next": f"/suggestions/{sid}"})
     assert done.status_code == 303 and done.headers["location"] == f"/suggestions/{sid}"
+
+
+@pytest.mark.parametrize("session", ["十六届三次", 'a"b\r\nSet-Cookie: x=1'])
+async def test_a_download_named_by_a_session_keeps_its_name_and_its_header_intact(site, session):
+    from urllib.parse import quote
+
+    await login(site, "dgw")
+    for path, params in ((f"/reports/{quote(session, safe='')}/statistics.xlsx", {}), ("/audit/export.csv", {"session": session})):
+        got = await site.get(path, params=params)
+        assert got.status_code == 200, (path, got.status_code)
+        disposition = got.headers["content-disposition"]
+        assert "\r" not in disposition and "\n" not in disposition and "x=1" not in got.headers.get("set-cookie", "")
+        assert quote(session, safe="") in disposition  # the real name, as RFC 6266 filename*

@@ -12,6 +12,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -178,6 +179,13 @@ async def keep_pdf(settings: Settings, upload) -> tuple[str, str]:  # noqa: ANN0
     return (upload.filename or "答复函.pdf")[:200], digest
 
 
+def download_headers(filename: str) -> dict[str, str]:
+    """A download's header: the name as given (RFC 6266 ``filename*``, so 会次 and Chinese names survive) and an
+    ASCII stand-in for old clients; nothing a URL brings in can break out of the header."""
+    fallback = re.sub(r"[^A-Za-z0-9._-]+", "_", filename).strip("_") or "download"
+    return {"Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"}
+
+
 def rows_response(rows: list[dict[str, Any]], fmt: str, filename: str) -> Response:
     """Exported rows as JSON, or as CSV that Excel opens (UTF-8 with BOM; nested values as JSON)."""
     if fmt == "json":
@@ -187,7 +195,7 @@ def rows_response(rows: list[dict[str, Any]], fmt: str, filename: str) -> Respon
     writer.writeheader()
     writer.writerows({k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in r.items()} for r in rows)
     return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'})
+                    headers=download_headers(f"{filename}.csv"))
 
 
 def attachment(settings: Settings, digest: str) -> FileResponse:

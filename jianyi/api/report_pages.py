@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
 from jianyi.api.access import READS_FIGURES, Forbidden, require
-from jianyi.api.app import engine, render
+from jianyi.api.app import download_headers, engine, render
 from jianyi.api.auth import check_csrf
 from jianyi.api.pages import Ready
 from jianyi.models.accounts import Account
@@ -70,7 +70,7 @@ async def workbook(request: Request, session: str, kind: str, me: Ready) -> Resp
               "commitments": lambda: commitments_ledger(commitment_rows(url, session))}
     if kind not in makers:
         raise Forbidden("没有这种工作簿", "not_found")
-    return Response(makers[kind](), media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{session}-{kind}.xlsx"'})
+    return Response(makers[kind](), media_type=XLSX, headers=download_headers(f"{session}-{kind}.xlsx"))
 
 
 @router.post("/reports/import", response_class=HTMLResponse)
