@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -145,3 +146,18 @@ def test_the_report_command_needs_a_session_with_suggestions(tmp_path):
     done = subprocess.run([str(jianyi), "report", "--session", "16-3"], capture_output=True, text=True,
                           env={"JIANYI_VAR_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}, timeout=60)
     assert done.returncode == 1 and "记录数据库" in done.stderr
+
+
+def test_a_title_that_looks_like_a_formula_stays_text_in_the_workbooks_and_the_csv():
+    from types import SimpleNamespace
+
+    from jianyi.api.app import rows_response
+    from jianyi.reports.excel import commitments_ledger
+
+    s = SimpleNamespace(number="第1号", title='=HYPERLINK("http://evil.example","点此")', lead_unit="区城管局")
+    c = SimpleNamespace(text="=1+1", promised_date=date(2026, 6, 30), status="未兑现")
+    ws = load_workbook(io.BytesIO(commitments_ledger([(s, c, [])]))).active
+    assert [(cell.value, cell.data_type) for cell in ws[2]][1] == (s.title, "s")
+    assert ws.cell(2, 4).value == "=1+1" and ws.cell(2, 4).data_type == "s"
+    body = rows_response([{"seq": 1, "actor": "=1+1", "text": "@SUM(A1)", "at": "2026-06-30"}], "csv", "x").body.decode("utf-8-sig")
+    assert body.splitlines()[1] == "1,'=1+1,'@SUM(A1),2026-06-30"

@@ -186,14 +186,24 @@ def download_headers(filename: str) -> dict[str, str]:
     return {"Content-Disposition": f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"}
 
 
+# what Excel would run as a formula (=, +, -, @ and the control characters it skips first): shown as text instead
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
+    return "'" + text if isinstance(text, str) and text.startswith(FORMULA_START) else text
+
+
 def rows_response(rows: list[dict[str, Any]], fmt: str, filename: str) -> Response:
-    """Exported rows as JSON, or as CSV that Excel opens (UTF-8 with BOM; nested values as JSON)."""
+    """Exported rows as JSON (exactly as recorded), or as CSV that Excel opens (UTF-8 with BOM; nested values as
+    JSON; a text Excel would take for a formula begins with ' so that it is shown, never run)."""
     if fmt == "json":
         return Response(json.dumps(rows, ensure_ascii=False, indent=1), media_type="application/json")
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["seq"])
     writer.writeheader()
-    writer.writerows({k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else v for k, v in r.items()} for r in rows)
+    writer.writerows({k: _csv_cell(v) for k, v in r.items()} for r in rows)
     return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers=download_headers(f"{filename}.csv"))
 

@@ -84,6 +84,11 @@ def _day(moment: datetime | None) -> str:
 
 
 def _bytes(wb: Workbook) -> bytes:
+    for ws in wb.worksheets:  # nothing jianyi writes is a formula: a title that begins with "=" stays a title
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    cell.data_type = "s"
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
