@@ -33,6 +33,7 @@ from jianyi import directory
 from jianyi.activities.notify import DELIVERABLE
 from jianyi.devserver import DevServer, free_port
 from jianyi.mailcatcher import MailCatcher, _Handler
+from jianyi.models.case import CaseState
 from jianyi.models.commands import InputError
 from jianyi.models.db import session_for
 from jianyi.models.policy import CST
@@ -137,6 +138,22 @@ async def act(engine: Engine, report: Report, sid: str, action: str, actor: str,
         await asyncio.sleep(1)
 
 
+async def view(engine: Engine, sid: str, limit: float) -> CaseState:
+    """The case as it stands, asked again while the server is down (a clerk reloads the page)."""
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + limit
+    while True:
+        try:
+            return await engine.view(sid)
+        except InputError as exc:
+            if not any(word in exc.message for word in RETRYABLE) or loop.time() > give_up:
+                raise
+        except Exception:  # noqa: BLE001  (the server died mid-call)
+            if loop.time() > give_up:
+                raise
+        await asyncio.sleep(1)
+
+
 async def submit(engine: Engine, data: dict, deputy: str, limit: float) -> str:
     loop = asyncio.get_running_loop()
     give_up = loop.time() + limit
@@ -161,10 +178,10 @@ async def lifecycle(engine: Engine, report: Report, session: str, n: int, limit:
     sid = await submit(engine, {"session": session, "number": f"第{n}号", "title": f"建议{n}", "lead_deputy": deputy}, deputy, limit)
     step = lambda action, actor, role, **p: act(engine, report, sid, action, actor, role, p, limit)  # noqa: E731
     await step("review", "代表工委", "congress_office", decision="register")
-    case = await engine.view(sid)
+    case = await view(engine, sid, limit)
     await step("assign", "代表工委", "congress_office", lead_unit=unit)
     await step("sign", unit, "unit")
-    case = await engine.view(sid)
+    case = await view(engine, sid, limit)
     day = case.assigned_at.astimezone(CST).date()
     commitments = [{"text": "完成整改", "promised_date": (day + timedelta(days=200)).isoformat()}] if n % 3 == 0 else []
     for round_ in (1, 2):
@@ -176,10 +193,10 @@ async def lifecycle(engine: Engine, report: Report, session: str, n: int, limit:
         await step("evaluate", deputy, "deputy", work="满意", result="不满意" if unhappy else "满意", comment="未解决" if unhappy else "")
         if not unhappy:
             break
-    case = await engine.view(sid)
+    case = await view(engine, sid, limit)
     if case.state == "follow_up":
         await step("fulfil_commitment", unit, "unit", number=1, text="已完成")
-    report.closed += (await engine.view(sid)).state == "closed"
+    report.closed += (await view(engine, sid, limit)).state == "closed"
 
 
 async def run_faults(cases: int = 200, worker_kills: int = 10, server_kills: int = 2, drop_rate: float = 0.1,
