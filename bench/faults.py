@@ -23,9 +23,11 @@ import sys
 import tempfile
 import uuid
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from sqlmodel import select
 
@@ -46,6 +48,7 @@ from jianyi.temporal import connect, register_search_attributes
 JIANYI = str(Path(sys.executable).parent / "jianyi")
 UNITS = ["区城管局", "区水务局", "区科技局", "区教育局"]
 DEPUTIES = ["杨永兵", "刘正心", "饶满琳", "胡家胜"]
+T = TypeVar("T")
 RETRYABLE = ("暂时不可用", "工作流服务出错", "找不到建议")
 
 
@@ -119,32 +122,13 @@ class Chaos:
         self.worker.wait(timeout=30)
 
 
-async def act(engine: Engine, report: Report, sid: str, action: str, actor: str, role: str, payload: dict, limit: float) -> None:
-    """One action, retried under its own update id until it is answered (it is applied at most once)."""
-    update_id = str(uuid.uuid4())
+async def retried(call: Callable[[], Awaitable[T]], limit: float) -> T:
+    """``call`` again, a second apart, while the server is down or the answer says to try later."""
     loop = asyncio.get_running_loop()
     give_up = loop.time() + limit
     while True:
         try:
-            await engine.act(sid, action, actor, role, payload, update_id=update_id)
-            report.accepted.append((sid, update_id))
-            return
-        except InputError as exc:
-            if not any(word in exc.message for word in RETRYABLE) or loop.time() > give_up:
-                raise
-        except Exception:  # noqa: BLE001  (the server died mid-call: the same id again)
-            if loop.time() > give_up:
-                raise
-        await asyncio.sleep(1)
-
-
-async def view(engine: Engine, sid: str, limit: float) -> CaseState:
-    """The case as it stands, asked again while the server is down (a clerk reloads the page)."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + limit
-    while True:
-        try:
-            return await engine.view(sid)
+            return await call()
         except InputError as exc:
             if not any(word in exc.message for word in RETRYABLE) or loop.time() > give_up:
                 raise
@@ -152,6 +136,18 @@ async def view(engine: Engine, sid: str, limit: float) -> CaseState:
             if loop.time() > give_up:
                 raise
         await asyncio.sleep(1)
+
+
+async def act(engine: Engine, report: Report, sid: str, action: str, actor: str, role: str, payload: dict, limit: float) -> None:
+    """One action, retried under its own update id until it is answered (it is applied at most once)."""
+    update_id = str(uuid.uuid4())
+    await retried(lambda: engine.act(sid, action, actor, role, payload, update_id=update_id), limit)
+    report.accepted.append((sid, update_id))
+
+
+async def view(engine: Engine, sid: str, limit: float) -> CaseState:
+    """The case as it stands, asked again while the server is down (a clerk reloads the page)."""
+    return await retried(lambda: engine.view(sid), limit)
 
 
 async def submit(engine: Engine, data: dict, deputy: str, limit: float) -> str:

@@ -1046,10 +1046,7 @@ def main() -> None:
     except Fail as exc:
         typer.echo(f"错误：{exc.message}", err=True)
         code = exc.code
-    except SettingError as exc:
-        typer.echo(f"错误：{exc.message}", err=True)
-        code = 5
-    except (DatabaseProblem, ServiceUnreachable) as exc:
+    except (SettingError, DatabaseProblem, ServiceUnreachable) as exc:
         typer.echo(f"错误：{exc.message}", err=True)
         code = exc.exit_code
     except InputError as exc:

@@ -12,7 +12,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class SettingError(ValueError):
-    """A setting that stops start-up: names the setting and its environment variable (Chinese)."""
+    """A setting that stops start-up: names the setting and its environment variable (Chinese); exit 5."""
+
+    exit_code = 5
 
     def __init__(self, setting: str, detail: str) -> None:
         self.setting = setting

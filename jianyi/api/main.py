@@ -17,4 +17,4 @@ def app() -> FastAPI:
         return create_app(get_settings())
     except (SettingError, DatabaseProblem) as exc:  # said as the CLI says it, without a traceback
         print(f"错误：{exc.message}", file=sys.stderr)
-        raise SystemExit(getattr(exc, "exit_code", 5)) from None
+        raise SystemExit(exc.exit_code) from None
