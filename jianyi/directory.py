@@ -120,11 +120,14 @@ def unknown_deputies(url: str, names: Iterable[str]) -> list[str]:
     return [n for n in wanted if n not in known]
 
 
-def session_opened(url: str, code: str) -> date | None:
-    """The day a session (会次) opened, when the admin recorded it."""
+def submission_references(url: str, code: str, deputies: Iterable[str]) -> tuple[bool, date | None, list[str]]:
+    """What a submission names, looked up at once: whether its session (会次) is registered, the day
+    it opened, and the deputies that are not registered."""
+    wanted = [n for n in deputies if n]
     with session_for(url) as db:
         row = db.exec(select(Session).where(Session.code == code)).first()
-        return row.opened_on if row else None
+        known = set(db.exec(select(Deputy.name).where(Deputy.name.in_(wanted))))  # type: ignore[attr-defined]
+    return row is not None, row.opened_on if row else None, [n for n in wanted if n not in known]
 
 
 def session_exists(url: str, code: str) -> bool:

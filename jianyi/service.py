@@ -73,16 +73,15 @@ class Engine:
         _check_dates(sub)
         if effective_at is not None and (problem := date_problem(effective_at, datetime.now(UTC))):
             raise InputError(f"补录的发生时间{problem}")
-        opened = await asyncio.to_thread(directory.session_opened, self.settings.db_url, sub.session)
+        # directory look-ups are blocking SQLite calls: keep them off the event loop (a worker may share it)
+        known, opened, missing = await asyncio.to_thread(
+            directory.submission_references, self.settings.db_url, sub.session, [sub.lead_deputy, *sub.co_signers])
         if effective_at is not None and opened and effective_at.astimezone(CST).date() < opened:
             raise InputError(f"补录的发生时间不能早于会次「{sub.session}」的开幕日（{opened.isoformat()}）")
         if sub.lead_deputy in sub.co_signers or len(set(sub.co_signers)) != len(sub.co_signers):
             raise InputError("附议代表不能与领衔代表相同，也不能重复")
-        url = self.settings.db_url
-        # directory look-ups are blocking SQLite calls: keep them off the event loop (a worker may share it)
-        if not await asyncio.to_thread(directory.session_exists, url, sub.session):
+        if not known:
             raise InputError(f"未知的会次「{sub.session}」，请先由管理员登记")
-        missing = await asyncio.to_thread(directory.unknown_deputies, url, [sub.lead_deputy, *sub.co_signers])
         if missing:
             raise InputError(f"未登记的代表：{'、'.join(missing)}")
         try:

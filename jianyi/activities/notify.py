@@ -23,7 +23,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, or_, update
+from sqlalchemy import Boolean, and_, bindparam, or_, update
 from sqlmodel import select
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -108,30 +108,23 @@ class NotifyActivities:
     def _deliverable(self, ids: list[int], attempt: int = 1) -> tuple[list[Outbox], list[int]]:
         """The rows this deliverer claims (atomically: two deliverers never both send one row), and
         the ids another deliverer still holds; a notice the case has moved past is marked skipped,
-        never sent."""
+        never sent. One transaction: the claim, the rows with their cases' states, the skips."""
         now = datetime.now(UTC)
         with session_for(self.settings.db_url) as db:
-            sending = Outbox.status == "sending"
+            conn = db.connection()
             # an earlier attempt of this very delivery is over as far as Temporal is concerned: its claims are ours
-            taken_over = sending if attempt > 1 else and_(sending, Outbox.claimed_at < now - CLAIM_EXPIRES)  # type: ignore[operator]
-            claimable = or_(Outbox.status.in_(DELIVERABLE), taken_over)  # type: ignore[attr-defined]
-            claim = update(Outbox).where(Outbox.id.in_(ids), claimable).values(status="sending", claimed_at=now).returning(Outbox.id)  # type: ignore[union-attr]
-            claimed = list(db.connection().execute(claim).scalars())
-            db.commit()
-            in_sending = set(db.exec(select(Outbox.id).where(Outbox.id.in_(ids), sending))) if len(claimed) < len(set(ids)) else set()  # type: ignore[union-attr]
-            busy = sorted(i for i in in_sending - set(claimed) if i is not None)
-            rows, keep = list(db.exec(select(Outbox).where(Outbox.id.in_(claimed)).order_by(Outbox.id))), []  # type: ignore[union-attr]
-            states = dict(db.exec(select(Suggestion.id, Suggestion.state).where(Suggestion.id.in_({r.suggestion_id for r in rows}))).all())  # type: ignore[attr-defined]
-            for row in rows:
-                state = states.get(row.suggestion_id)
+            claim = {"ids": ids, "now": now, "all_ours": attempt > 1, "expired": now - CLAIM_EXPIRES}
+            claimed = list(conn.execute(_CLAIM, claim).scalars())
+            busy = [] if len(claimed) == len(set(ids)) else [i for i in conn.execute(_SENDING, {"ids": ids}).scalars() if i not in claimed]
+            keep = []
+            for row, state in db.exec(_CLAIMED, params={"ids": claimed}).all() if claimed else []:
                 reason = stale_reason(row.kind, state) if state else ""
                 if reason:
-                    row.status, row.last_error = "skipped", f"{reason}（{STATE_LABELS.get(state, state)}）"  # type: ignore[arg-type]
-                    db.add(row)
+                    conn.execute(_SKIP, {"row_id": row.id, "last_error": f"{reason}（{STATE_LABELS.get(state, state)}）"})
                 else:
                     keep.append(row)
             db.commit()
-            return keep, busy
+            return keep, sorted(busy)
 
     def _release(self, row_ids: list[int | None]) -> None:
         with session_for(self.settings.db_url) as db:
@@ -148,6 +141,24 @@ class NotifyActivities:
             db.commit()
 
 
+_IDS = bindparam("ids", expanding=True)
+# a claim left by a deliverer that died (or, for a later attempt of the same delivery, every claim)
+_TAKEN_OVER = and_(Outbox.status == "sending", or_(bindparam("all_ours", type_=Boolean), Outbox.claimed_at < bindparam("expired")))  # type: ignore[operator]
+_CLAIM = (
+    update(Outbox)
+    .where(Outbox.id.in_(_IDS))  # type: ignore[union-attr]
+    .where(or_(Outbox.status.in_(DELIVERABLE), _TAKEN_OVER))  # type: ignore[attr-defined]
+    .values(status="sending", claimed_at=bindparam("now"))
+    .returning(Outbox.id)
+)
+_SENDING = select(Outbox.id).where(Outbox.id.in_(_IDS), Outbox.status == "sending")  # type: ignore[union-attr]
+_CLAIMED = (
+    select(Outbox, Suggestion.state)
+    .join(Suggestion, Suggestion.id == Outbox.suggestion_id, isouter=True)  # type: ignore[arg-type]
+    .where(Outbox.id.in_(_IDS))  # type: ignore[union-attr]
+    .order_by(Outbox.id)
+)
+_SKIP = update(Outbox).where(Outbox.id == bindparam("row_id")).values(status="skipped", last_error=bindparam("last_error"))  # type: ignore[arg-type]
 _MARK = update(Outbox).where(Outbox.id == bindparam("row_id")).values(  # type: ignore[arg-type]
     attempts=Outbox.attempts + 1, status=bindparam("status"), last_error=bindparam("last_error"))
 _MARK_SENT = _MARK.values(sent_at=bindparam("sent_at"))

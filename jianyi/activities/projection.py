@@ -56,7 +56,7 @@ def project(db: DbSession, case: CaseState, at: datetime, chain: tuple[int, str]
     for name, (table, rows_of) in CHILDREN.items():
         rows = rows_of(case)
         digest = _digest(rows)
-        if digests.get(name) == digest:
+        if digests.get(name, _NONE if found is None else None) == digest:  # a case not yet written has no rows
             continue
         conn.execute(_CLEAR[name], {"sid": sid})
         if rows:
@@ -102,6 +102,9 @@ def suggestion_values(case: CaseState, at: datetime, closed_at: datetime | None)
 
 def _digest(rows: Rows) -> str:
     return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()[:32]
+
+
+_NONE = _digest([])
 
 
 # -- the child tables, each with the rows the case gives it ---------------------------------------------
@@ -182,7 +185,8 @@ _CLEAR = {name: delete(table).where(table.suggestion_id == bindparam("sid")) for
 def store_deadlines(db: DbSession, t: Transition, computed: dict[str, ComputedDeadline], case: CaseState) -> None:
     """Keep every computed deadline; the newest of each kind still in the case is the current one."""
     sid, live, conn = t.suggestion_id, list(case.deadlines), db.connection()
-    conn.execute(_RETIRE, {"sid": sid, "computed": list(computed), "live": live})
+    if computed or t.drop_deadlines:  # otherwise the current rows are the case's deadlines already
+        conn.execute(_RETIRE, {"sid": sid, "computed": list(computed), "live": live})
     rows = [
         dict(
             suggestion_id=sid, seq=t.seq, kind=kind, due_at=to_db(d.due_at), last_day=d.last_day, start=to_db(d.start),

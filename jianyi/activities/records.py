@@ -10,6 +10,7 @@ and the replacement says so in its own event. The projection is written from the
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert
@@ -37,9 +38,8 @@ class RecordActivities:
     def record_transition(self, t: Transition) -> Recorded:
         content = transition_hash(t)
         with session_for(self.settings.db_url) as db:
-            at_seq = AuditEvent.suggestion_id == t.suggestion_id, AuditEvent.seq == t.seq
-            written = db.exec(select(AuditEvent.content_hash).where(*at_seq)).first()
-            done = db.exec(select(AuditEvent).where(*at_seq)).one() if written is not None else None
+            written = db.connection().execute(_WRITTEN, {"sid": t.suggestion_id, "seq": t.seq}).first()
+            done = db.get_one(AuditEvent, written.id) if written is not None else None
             if done is not None and done.content_hash in (content, ""):
                 return _replayed(db, done)
             replaced = _undo(db, t, done) if done is not None else None
@@ -67,8 +67,8 @@ class RecordActivities:
             payload["held_until"] = deliver_at.isoformat()
         if replaced:
             payload["replaced"] = replaced
-        event = append_event(db, t, payload, content, prev)
-        project(db, case, t.effective_at, chain=(event.seq, event.hash), found=projected)
+        chain = append_event(db, t, payload, content, prev)
+        project(db, case, t.effective_at, chain=chain, found=projected)
         return Recorded(deadlines=deadlines, outbox_ids=outbox_ids, deliver_at=deliver_at, seq=t.seq, key=t.key,
                         content_hash=content, replaced=replaced is not None)
 
@@ -109,6 +109,7 @@ def _undo(db: DbSession, t: Transition, done: AuditEvent) -> dict[str, Any]:
     return gone
 
 
+_WRITTEN = select(AuditEvent.id).where(AuditEvent.suggestion_id == bindparam("sid"), AuditEvent.seq == bindparam("seq"))
 _CHAIN_HEAD = select(AuditEvent.hash).where(AuditEvent.suggestion_id == bindparam("sid")).order_by(AuditEvent.seq.desc()).limit(1)  # type: ignore[attr-defined]
 
 
@@ -117,16 +118,21 @@ def chain_head(db: DbSession, suggestion_id: str) -> str | None:
     return db.connection().execute(_CHAIN_HEAD, {"sid": suggestion_id}).scalar()
 
 
-def append_event(db: DbSession, t: Transition, payload: dict[str, Any], content: str, prev: str | None) -> AuditEvent:
-    event = AuditEvent(
+def append_event(db: DbSession, t: Transition, payload: dict[str, Any], content: str, prev: str | None) -> tuple[int, str]:
+    """Write the transition's audit event, linked to ``prev``; returns the chain's new head (seq, hash)."""
+    event = dict(
         suggestion_id=t.suggestion_id, seq=t.seq, actor=t.actor, role=t.role, action=t.action,
         from_state=t.from_state, to_state=t.to_state, payload=_jsonable(payload),
-        at=to_db(t.at), effective_at=to_db(t.effective_at), prev_hash=prev or GENESIS, hash="",
+        at=to_db(t.at), effective_at=to_db(t.effective_at), prev_hash=prev or GENESIS,
         key=t.key, content_hash=content,
     )
-    event.hash = event_hash(event.prev_hash, hashed_fields(event))
-    db.connection().execute(insert(AuditEvent), event.model_dump(exclude={"id"}))
-    return event
+    # the row's fields as the table's (no model instance: this runs for every transition)
+    event["hash"] = event_hash(event["prev_hash"], hashed_fields(SimpleNamespace(**event)))  # type: ignore[arg-type]
+    db.connection().execute(_INSERT_EVENT, event)
+    return t.seq, event["hash"]
+
+
+_INSERT_EVENT = insert(AuditEvent)
 
 
 def _jsonable(payload: dict[str, Any]) -> dict[str, Any]:
