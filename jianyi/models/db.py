@@ -146,6 +146,10 @@ def to_db(moment: datetime | None) -> datetime | None:
 
 def load_calendar(db: DbSession) -> WorkCalendar:
     """The working-day calendar: the package's data, the admin's overrides and loaded years."""
-    overrides = [DayOverride(o.day, o.workday, o.name) for o in db.exec(select(tables.CalendarOverride))]
-    years = [y.year for y in db.exec(select(tables.CalendarYear))]
-    return WorkCalendar.with_overrides(overrides, years)
+    conn = db.connection()  # columns, not ORM objects: the records write loads it for many transitions
+    overrides = [DayOverride(*row) for row in conn.execute(_OVERRIDES)]
+    return WorkCalendar.with_overrides(overrides, conn.execute(_YEARS).scalars())
+
+
+_OVERRIDES = select(tables.CalendarOverride.day, tables.CalendarOverride.workday, tables.CalendarOverride.name)
+_YEARS = select(tables.CalendarYear.year)
