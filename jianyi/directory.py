@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
+from sqlmodel import Session as DbSession
 from sqlmodel import select
 
 from jianyi.adminlog import record_admin_event
@@ -114,20 +115,22 @@ def unknown_units(url: str, names: Iterable[str]) -> list[str]:
 
 
 def unknown_deputies(url: str, names: Iterable[str]) -> list[str]:
-    wanted = [n for n in names if n]
     with session_for(url) as db:
-        known = set(db.exec(select(Deputy.name).where(Deputy.name.in_(wanted))))  # type: ignore[attr-defined]
+        return _unknown_deputies(db, names)
+
+
+def _unknown_deputies(db: DbSession, names: Iterable[str]) -> list[str]:
+    wanted = [n for n in names if n]
+    known = set(db.exec(select(Deputy.name).where(Deputy.name.in_(wanted))))  # type: ignore[attr-defined]
     return [n for n in wanted if n not in known]
 
 
 def submission_references(url: str, code: str, deputies: Iterable[str]) -> tuple[bool, date | None, list[str]]:
     """What a submission names, looked up at once: whether its session (会次) is registered, the day
     it opened, and the deputies that are not registered."""
-    wanted = [n for n in deputies if n]
     with session_for(url) as db:
         row = db.exec(select(Session).where(Session.code == code)).first()
-        known = set(db.exec(select(Deputy.name).where(Deputy.name.in_(wanted))))  # type: ignore[attr-defined]
-    return row is not None, row.opened_on if row else None, [n for n in wanted if n not in known]
+        return row is not None, row.opened_on if row else None, _unknown_deputies(db, deputies)
 
 
 def session_exists(url: str, code: str) -> bool:
