@@ -56,7 +56,7 @@ def project(db: DbSession, case: CaseState, at: datetime, chain: tuple[int, str]
     for name, (table, rows_of) in CHILDREN.items():
         rows = rows_of(case)
         digest = _digest(rows)
-        if digests.get(name, _NONE if found is None else None) == digest:  # a case not yet written has no rows
+        if digests.get(name, _NO_ROWS if found is None else None) == digest:  # a case not yet written has no rows
             continue
         conn.execute(_CLEAR[name], {"sid": sid})
         if rows:
@@ -104,7 +104,7 @@ def _digest(rows: Rows) -> str:
     return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str, ensure_ascii=False).encode()).hexdigest()[:32]
 
 
-_NONE = _digest([])
+_NO_ROWS = _digest([])  # the digest of a child table with no rows
 
 
 # -- the child tables, each with the rows the case gives it ---------------------------------------------
