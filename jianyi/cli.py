@@ -956,6 +956,8 @@ def ledger(
     from jianyi.reports.excel import commitments_ledger, replies_ledger
     from jianyi.reports.load import commitment_rows, load_cases
 
+    if not directory.session_exists(records_url(), session):
+        raise Fail(f"会次「{session}」未登记：请核对会次，或先用 jianyi admin session 登记")
     if kind == "replies":
         xlsx.write_bytes(replies_ledger(load_cases(records_url(), session)))
     elif kind == "commitments":

@@ -161,3 +161,15 @@ def test_a_title_that_looks_like_a_formula_stays_text_in_the_workbooks_and_the_c
     assert ws.cell(2, 4).value == "=1+1" and ws.cell(2, 4).data_type == "s"
     body = rows_response([{"seq": 1, "actor": "=1+1", "text": "@SUM(A1)", "at": "2026-06-30"}], "csv", "x").body.decode("utf-8-sig")
     assert body.splitlines()[1] == "1,'=1+1,'@SUM(A1),2026-06-30"
+
+
+async def test_a_ledger_of_a_session_never_registered_is_refused_and_no_file_is_written(engine, settings, tmp_path):
+    from helpers import submit_and_assign
+
+    await submit_and_assign(engine)  # the records hold a case of a registered session, not of this one
+    jianyi = Path(__file__).parents[1] / ".venv" / "bin" / "jianyi"
+    out = tmp_path / "台账.xlsx"
+    env = {"JIANYI_VAR_DIR": str(settings.var_dir), "JIANYI_DATABASE_URL": settings.database_url, "PATH": "/usr/bin:/bin"}
+    done = subprocess.run([str(jianyi), "ledger", "replies", "--session", "十六届九次", "--xlsx", str(out)],
+                          capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1 and "会次「十六届九次」未登记" in done.stderr and not out.exists()

@@ -13,7 +13,7 @@ import pytest_asyncio
 from helpers import seed_directory, stop_all, submit_and_assign, suggestion
 from web_helpers import ready_accounts
 
-from jianyi import accounts
+from jianyi import accounts, directory
 from jianyi.api.app import create_app
 from jianyi.models.commands import InputError
 from jianyi.models.policy import china_day
@@ -300,9 +300,10 @@ async def test_a_login_goes_on_to_the_page_of_this_site_it_was_asked_for(site, e
 
 
 @pytest.mark.parametrize("session", ["十六届三次", 'a"b\r\nSet-Cookie: x=1'])
-async def test_a_download_named_by_a_session_keeps_its_name_and_its_header_intact(site, session):
+async def test_a_download_named_by_a_session_keeps_its_name_and_its_header_intact(site, settings, session):
     from urllib.parse import quote
 
+    directory.add_session(settings.db_url, session, "一个会次")  # as a careless import could have named it
     await login(site, "dgw")
     for path, params in ((f"/reports/{quote(session, safe='')}/statistics.xlsx", {}), ("/audit/export.csv", {"session": session})):
         got = await site.get(path, params=params)
@@ -310,3 +311,10 @@ async def test_a_download_named_by_a_session_keeps_its_name_and_its_header_intac
         disposition = got.headers["content-disposition"]
         assert "\r" not in disposition and "\n" not in disposition and "x=1" not in got.headers.get("set-cookie", "")
         assert quote(session, safe="") in disposition  # the real name, as RFC 6266 filename*
+
+
+async def test_a_workbook_of_a_session_never_registered_is_not_found_and_never_an_empty_file(site):
+    await login(site, "dgw")
+    for kind in ("statistics", "replies", "commitments"):
+        got = await site.get(f"/reports/十六届九次/{kind}.xlsx")
+        assert got.status_code == 404 and "没有会次「十六届九次」" in got.text and not got.content.startswith(b"PK")

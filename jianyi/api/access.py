@@ -20,7 +20,7 @@ EXPORTS_AUDIT = {Role.AUDITOR, Role.ADMIN, Role.CONGRESS_OFFICE, Role.SUPERVISIO
 
 
 class Forbidden(Exception):
-    """A refusal for people (Chinese), answered with 403."""
+    """A refusal for people (Chinese), answered with 403 (404 when its code is ``not_found``)."""
 
     def __init__(self, message: str, code: str = "forbidden") -> None:
         super().__init__(message)

@@ -83,7 +83,7 @@ def _errors(app: FastAPI) -> None:
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:
-        return error(request, 403, exc.code, exc.message)
+        return error(request, 404 if exc.code == "not_found" else 403, exc.code, exc.message)
 
     @app.exception_handler(InputError)
     async def _input(request: Request, exc: InputError) -> Response:

@@ -13,6 +13,7 @@ from jianyi.api.access import READS_FIGURES, Forbidden, require
 from jianyi.api.app import download_headers, engine, render
 from jianyi.api.auth import check_csrf
 from jianyi.api.pages import Ready
+from jianyi.directory import session_exists
 from jianyi.models.accounts import Account
 from jianyi.models.bounds import IMPORT_MAX_BYTES
 from jianyi.models.commands import InputError
@@ -70,6 +71,8 @@ async def workbook(request: Request, session: str, kind: str, me: Ready) -> Resp
               "commitments": lambda: commitments_ledger(commitment_rows(url, session))}
     if kind not in makers:
         raise Forbidden("没有这种工作簿", "not_found")
+    if not session_exists(url, session):
+        raise Forbidden(f"没有会次「{session}」：请在统计页选择已登记的会次", "not_found")
     return Response(makers[kind](), media_type=XLSX, headers=download_headers(f"{session}-{kind}.xlsx"))
 
 
