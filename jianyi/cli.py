@@ -909,6 +909,8 @@ def report(
 
     rows = load_cases(records_url(), session, period or None)
     if not rows:
+        if not directory.session_exists(records_url(), session):
+            raise Fail(f"会次「{session}」未登记：请核对会次，或先用 jianyi admin session 登记")
         raise Fail(f"会次「{session}」{period}没有任何建议")
     f = figures(rows)
     if xlsx:

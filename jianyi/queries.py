@@ -10,12 +10,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlmodel import Session as DbSession
 from sqlmodel import select
 
 from jianyi.adminlog import CHAIN
 from jianyi.models.actions import label as action_label
 from jianyi.models.agenda import AGENDA_LABELS
 from jianyi.models.audit import GENESIS, Head, event_hash, hashed_fields
+from jianyi.models.commands import InputError
 from jianyi.models.contacts import mask_address, mask_secrets
 from jianyi.models.db import load_calendar, session_for
 from jianyi.models.lifecycle import (
@@ -24,7 +26,7 @@ from jianyi.models.lifecycle import (
 )
 from jianyi.models.policy import CST, china_day
 from jianyi.models.stuck import StuckCase, StuckPage, find_stuck  # noqa: F401  (StuckCase: re-exported)
-from jianyi.models.tables import AuditEvent, Outbox, Suggestion
+from jianyi.models.tables import AuditEvent, HandlingUnit, Outbox, Session, Suggestion
 
 
 def records_state(url: str) -> str:
@@ -43,9 +45,19 @@ def stuck_cases(
 ) -> StuckPage:
     """The stuck view: one page, the most urgent first (models/stuck.py defines each kind once)."""
     with session_for(url) as db:
+        _refuse_unregistered(db, unit, session)
         calendar = load_calendar(db)
         return find_stuck(db, now, unit=unit, kind=kind, session=session, supervisor=supervisor,
                           page=page, per_page=per_page, calendar=calendar)
+
+
+def _refuse_unregistered(db: DbSession, unit: str | None, session: str | None) -> None:
+    """A filter naming a unit or a session that is not registered is a mistake to say, never an empty list
+    (a clerk who mistyped the unit's name would read "nothing is stuck")."""
+    if unit and db.exec(select(HandlingUnit.name).where(HandlingUnit.name == unit)).first() is None:
+        raise InputError(f"未登记的承办单位「{unit}」：请核对单位全称")
+    if session and db.exec(select(Session.code).where(Session.code == session)).first() is None:
+        raise InputError(f"未登记的会次「{session}」：请核对会次，如 16-3")
 
 
 @dataclass

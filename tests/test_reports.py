@@ -163,7 +163,7 @@ def test_a_title_that_looks_like_a_formula_stays_text_in_the_workbooks_and_the_c
     assert body.splitlines()[1] == "1,'=1+1,'@SUM(A1),2026-06-30"
 
 
-async def test_a_ledger_of_a_session_never_registered_is_refused_and_no_file_is_written(engine, settings, tmp_path):
+async def test_a_ledger_or_report_of_a_session_never_registered_is_refused_and_no_file_is_written(engine, settings, tmp_path):
     from helpers import submit_and_assign
 
     await submit_and_assign(engine)  # the records hold a case of a registered session, not of this one
@@ -173,3 +173,5 @@ async def test_a_ledger_of_a_session_never_registered_is_refused_and_no_file_is_
     done = subprocess.run([str(jianyi), "ledger", "replies", "--session", "十六届九次", "--xlsx", str(out)],
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 1 and "会次「十六届九次」未登记" in done.stderr and not out.exists()
+    done = subprocess.run([str(jianyi), "report", "--session", "十六届九次"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1 and "会次「十六届九次」未登记" in done.stderr

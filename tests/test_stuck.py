@@ -8,10 +8,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from helpers import CONGRESS, case_handle, do, quiesce, skip_past, suggestion
 
+from jianyi.models.commands import InputError
 from jianyi.models.db import session_for
 from jianyi.models.states import OPEN_VALUES
 from jianyi.models.stuck import KINDS, stuck_from
-from jianyi.models.tables import Assignment, Commitment, Escalation, Suggestion
+from jianyi.models.tables import (
+    Assignment,
+    Commitment,
+    Escalation,
+    HandlingUnit,
+    Session,
+    Suggestion,
+)
 from jianyi.queries import stuck_cases
 
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -32,6 +40,8 @@ def case(db, n: int, state: str, **kw) -> str:  # noqa: ANN001
 
 def fill(settings) -> dict[str, str]:  # noqa: ANN001
     with session_for(settings.db_url) as db:
+        db.add_all([HandlingUnit(name="区城管局"), HandlingUnit(name="区水务局"), Session(code="16-3", name="三次会议"),
+                    Session(code="16-4", name="四次会议")])
         ids = {
             "error": case(db, 1, "handling", error="ValueError: x", reply_due=NOW + 30 * DAY),
             "overdue": case(db, 2, "handling", reply_due=NOW - 12 * DAY),
@@ -79,6 +89,14 @@ def test_the_stuck_view_filters_by_unit_kind_and_session_and_pages(settings):
     assert (first.pages, second.page) == (2, 2)
 
 
+def test_a_filter_naming_an_unregistered_unit_or_session_is_refused_never_answered_with_an_empty_list(settings):
+    fill(settings)
+    with pytest.raises(InputError, match="未登记的承办单位「区水务处」"):  # a typo of 区水务局, which has two stuck cases
+        stuck_cases(settings.db_url, NOW, "区水务处")
+    with pytest.raises(InputError, match="未登记的会次「16-9」"):
+        stuck_cases(settings.db_url, NOW, session="16-9")
+
+
 def test_a_page_past_the_end_or_before_the_first_shows_the_nearest_page(settings):
     fill(settings)
     last = stuck_cases(settings.db_url, NOW, page=2, per_page=5)
@@ -105,6 +123,7 @@ def test_within_a_kind_the_case_stuck_longest_comes_first_in_every_list(settings
         unsigned = [case(db, 30 + n, "assigned", sign_due=NOW - days * DAY, reply_due=NOW + (90 - days) * DAY)
                     for n, days in enumerate((2, 9))]
         twice = case(db, 40, "escalated", reply_due=NOW + 5 * DAY, open_escalations=1)  # both clauses of one kind
+        db.add(HandlingUnit(name="区城管局"))
         db.commit()
     longest_first = [twice, late[1], late[2], late[0], unsigned[1], unsigned[0]]
     assert [c.id for c in stuck_cases(settings.db_url, NOW).cases] == longest_first  # kind by kind, index order

@@ -266,6 +266,16 @@ async def test_the_stuck_list_answers_any_page_number_with_the_nearest_page(site
         assert data.status_code == 200 and data.json()["page"] == 1, page
 
 
+async def test_a_stuck_filter_naming_an_unregistered_unit_says_so_on_the_page_and_in_the_api(site, engine):
+    await submit_and_assign(engine)
+    await login(site, "dgw")
+    page = await site.get("/stuck", params={"unit": "区地方金融工作处"})
+    assert page.status_code == 200 and "未登记的承办单位「区地方金融工作处」" in page.text and 'value="区地方金融工作处"' in page.text
+    data = await site.get("/api/stuck", params={"unit": "区地方金融工作处"})
+    assert data.status_code == 400 and data.json()["code"] == "invalid_input" and "未登记" in data.json()["message"]
+    assert (await site.get("/api/stuck", params={"unit": "区地方金融工作局"})).json()["total"] >= 0  # the registered name is answered
+
+
 async def test_the_pages_stay_up_while_temporal_is_down_and_a_step_answers_503(site, env, settings, engine):
     """The records pages serve while Temporal cannot be reached; what needs the workflow says so, in Chinese."""
     from jianyi.devserver import free_port
@@ -318,3 +328,5 @@ async def test_a_workbook_of_a_session_never_registered_is_not_found_and_never_a
     for kind in ("statistics", "replies", "commitments"):
         got = await site.get(f"/reports/十六届九次/{kind}.xlsx")
         assert got.status_code == 404 and "没有会次「十六届九次」" in got.text and not got.content.startswith(b"PK")
+    page = await site.get("/reports", params={"session": "十六届九次"})
+    assert page.status_code == 200 and "没有会次「十六届九次」：请从列表选择已登记的会次" in page.text

@@ -34,7 +34,7 @@ from jianyi.models.accounts import ACCOUNT_ROLES, Account
 from jianyi.models.actions import SPECS, Action, label
 from jianyi.models.commands import InputError, SubmitInput
 from jianyi.models.states import STATE_LABELS, Role
-from jianyi.models.stuck import KINDS
+from jianyi.models.stuck import KINDS, StuckPage
 from jianyi.queries import stuck_cases, timeline
 
 router = APIRouter(include_in_schema=False)
@@ -198,9 +198,13 @@ async def stuck_page(request: Request, me: Ready, unit: str = "", kind: str = ""
     own_unit, supervisor = stuck_scope(me)
     unit = own_unit or unit
     kind = kind if kind in {k.name for k in KINDS} else ""
-    found = stuck_cases(request.app.state.settings.db_url, datetime.now(UTC), unit or None, kind=kind or None,
-                        session=session or None, supervisor=supervisor, page=page)
-    return render(request, "stuck.html", me, found=found, kinds=KINDS, unit=unit, kind=kind, session=session)
+    message = ""
+    try:
+        found = stuck_cases(request.app.state.settings.db_url, datetime.now(UTC), unit or None, kind=kind or None,
+                            session=session or None, supervisor=supervisor, page=page)
+    except InputError as exc:  # a filter naming what is not registered: said on the page, the filter kept to correct
+        found, message = StuckPage.empty(), exc.message
+    return render(request, "stuck.html", me, found=found, kinds=KINDS, unit=unit, kind=kind, session=session, message=message)
 
 
 # -- 审计: export ----------------------------------------------------------------------------------------

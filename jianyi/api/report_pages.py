@@ -52,6 +52,8 @@ async def reports_page(request: Request, me: Ready, session: str = "", period: s
     with session_for(url) as db:
         sessions = list(db.exec(select(Session).order_by(Session.code)))
     session = session or (sessions[-1].code if sessions else "")
+    if session and session not in {s.code for s in sessions}:
+        message = message or f"没有会次「{session}」：请从列表选择已登记的会次"
     rows = load_cases(url, session, period or None) if session else []
     f = figures(rows) if rows else None
     charts = {}

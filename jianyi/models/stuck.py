@@ -156,6 +156,11 @@ class StuckPage:
     def pages(self) -> int:
         return page_count(self.total, self.per_page)
 
+    @classmethod
+    def empty(cls, per_page: int = 50) -> StuckPage:
+        """A page with nothing on it (what a refused filter shows beside its message)."""
+        return cls([], 0, {k.name: 0 for k in KINDS}, 1, per_page)
+
 
 def page_count(total: int, per_page: int) -> int:
     """How many pages ``total`` rows make (one, empty, when there are none)."""
