@@ -522,7 +522,7 @@ def deadline(
 @app.command()
 def outbox(
     failed: Annotated[bool, typer.Option("--failed", help="只看发送失败或无地址的")] = False,
-    suggestion: str = "",
+    suggestion: Annotated[str, typer.Option(help="只看某件建议的（建议编号）")] = "",
     show_address: Annotated[bool, typer.Option("--show-address", help="（仅管理员，记入审计）显示完整地址，含机器人密钥和手机号")] = False,
     json_: JsonOpt = False,
 ) -> None:

@@ -239,4 +239,7 @@ def _outbox_rows(url: str, failed_only: bool, suggestion_id: str | None) -> list
             q = q.where(Outbox.status.in_(("failed", "no_address")))  # type: ignore[attr-defined]
         if suggestion_id:
             q = q.where(Outbox.suggestion_id == suggestion_id)
-        return list(db.exec(q.order_by(Outbox.id)))
+        rows = list(db.exec(q.order_by(Outbox.id)))
+        if suggestion_id and not rows and db.get(Suggestion, suggestion_id) is None:
+            raise InputError(f"找不到建议「{suggestion_id}」")  # a mistyped number is said, not shown as "no notices"
+        return rows

@@ -51,6 +51,19 @@ def test_only_an_admin_sees_full_addresses_and_the_admin_log_records_it(tmp_path
     assert [(e.actor, e.action) for e in events][-1] == ("管理员甲", "show_full_addresses")
 
 
+def test_the_outbox_of_a_suggestion_that_does_not_exist_is_said_not_shown_as_no_notices(tmp_path):
+    url = f"sqlite:///{tmp_path / 'jianyi.db'}"
+    with session_for(url) as db:
+        db.add(Outbox(suggestion_id="suggestion-16-3-40", recipient="区城管局", address="cg@example.org", channel="email", kind="assigned",
+                      cycle="1", subject="交办通知", body="…", created_at=datetime.now(UTC)))
+        db.add(AuditEvent(suggestion_id="x", seq=1, actor="a", role="admin", action="a", from_state="", to_state="",
+                          at=datetime.now(UTC), effective_at=datetime.now(UTC), prev_hash="", hash=""))
+        db.commit()
+    assert "交办通知" in jianyi(tmp_path, "outbox", "--suggestion", "16-3-40").stdout
+    typo = jianyi(tmp_path, "outbox", "--suggestion", "16-3-400")
+    assert typo.returncode == 1 and "找不到建议「suggestion-16-3-400」" in typo.stderr and "共 0 条" not in typo.stdout
+
+
 def test_usage_errors_are_in_chinese(tmp_path):
     cases = [
         (["review", "16-3-40"], "缺少选项 --decision"),
