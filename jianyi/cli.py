@@ -785,8 +785,12 @@ def account_list(json_: JsonOpt = False) -> None:
     if json_:
         out_json(rows)
         return
+    if not rows:
+        typer.echo("还没有账号：用 jianyi admin account add --login 登录名 --role admin 创建第一个管理员。")
+        return
     for r in rows:
         typer.echo(f"{r['login']:<16} {ROLE_LABELS.get(r['role'], r['role'])} {r['binding'] or r['name']}{'' if r['active'] else '（已停用）'}")
+    typer.echo(f"共 {len(rows)} 个账号。")
 
 
 @account_app.command("token")

@@ -100,3 +100,12 @@ def test_an_action_with_temporal_down_exits_3_in_chinese_without_core_log_lines(
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 3 and "无法连接 Temporal 服务" in done.stderr
     assert "temporal_sdk_core" not in done.stderr and "WARN" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_account_list_of_a_new_installation_says_how_to_create_the_first_admin(tmp_path):
+    engine_for(f"sqlite:///{tmp_path / 'jianyi.db'}")
+    empty = jianyi(tmp_path, "admin", "account", "list")
+    assert empty.returncode == 0 and "还没有账号" in empty.stdout and "--role admin" in empty.stdout
+    assert jianyi(tmp_path, "admin", "account", "add", "--login", "管理员甲", "--role", "admin").returncode == 0
+    listed = jianyi(tmp_path, "--as", "admin:管理员甲", "admin", "account", "list")
+    assert "管理员甲" in listed.stdout and "共 1 个账号" in listed.stdout and "还没有账号" not in listed.stdout
