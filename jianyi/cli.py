@@ -909,7 +909,7 @@ def report(
     from jianyi.reports.excel import statistics_workbook
     from jianyi.reports.figures import figures
     from jianyi.reports.load import load_cases
-    from jianyi.reports.text import paragraph
+    from jianyi.reports.text import report_text
 
     rows = load_cases(records_url(), session, period or None)
     if not rows:
@@ -920,10 +920,10 @@ def report(
     if xlsx:
         xlsx.write_bytes(statistics_workbook(rows))
     if json_:
-        out_json(_figures_json(f) | {"text": paragraph(f)})
+        out_json(_figures_json(f) | {"text": report_text(rows, period or None)})
         return
     typer.echo("\n".join(_report_lines(f)))
-    typer.echo(f"\n{paragraph(f)}")
+    typer.echo(f"\n{report_text(rows, period or None)}")
     if xlsx:
         typer.echo(f"\n统计工作簿已保存：{xlsx}")
 

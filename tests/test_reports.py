@@ -28,7 +28,7 @@ from jianyi.reports.excel import (
 )
 from jianyi.reports.figures import CaseRow, Evaluation, figures, percent
 from jianyi.reports.load import commitment_rows, load_cases
-from jianyi.reports.text import paragraph, rehandled_sentence
+from jianyi.reports.text import paragraph, rehandled_sentence, report_text
 
 UNIT_LIST = [u for u in UNITS if u.startswith("区") and "办公室" not in u and "委员会" not in u and "督查室" not in u]
 
@@ -57,6 +57,16 @@ def test_no_view_is_counted_apart_and_never_as_satisfied():
     assert f.first_result.satisfied_rate == Decimal("50.00")  # over the two evaluated cases
     assert f.final_result.counts == {"满意": 1, "基本满意": 1, "不满意": 0}
     assert rehandled_sentence(f) == "1件不满意建议通过重新办理，代表表示基本满意。"
+
+
+def test_the_text_of_both_periods_counts_each_period_apart_as_the_seed_report_does():
+    rows = [row(n, ("满意", "满意")) for n in (1, 2, 3)] + [row(n, ("基本满意", "满意"), period="闭会期间") for n in (4, 5)]
+    both = report_text(rows)
+    assert both.startswith("承办会议期间代表建议3件，全部办复完毕。代表对办理工作满意的3件，占100.00%")
+    assert "承办闭会期间代表建议2件，全部办复完毕。代表对办理工作满意的0件，占0.00%；基本满意2件，占100.00%。" in both
+    assert "代表建议5件" not in both  # the two periods are never added up and called 会议期间
+    inter = report_text(rows, "闭会期间")
+    assert inter.startswith("承办闭会期间代表建议2件") and "会议期间" not in inter
 
 
 def test_reply_rate_and_on_time_rate_come_from_the_replies():

@@ -23,7 +23,7 @@ from jianyi.models.tables import Session
 from jianyi.reports.excel import commitments_ledger, replies_ledger, statistics_workbook
 from jianyi.reports.figures import breakdown, figures
 from jianyi.reports.load import commitment_rows, load_cases
-from jianyi.reports.text import paragraph
+from jianyi.reports.text import report_text
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -62,7 +62,7 @@ async def reports_page(request: Request, me: Ready, session: str = "", period: s
         charts["evaluation"] = bars({w: float(d.pct(w)) for w in d.counts} | {"未表态(件)": d.no_view})
         charts["units"] = bars({u: g.replied for u, g in breakdown(rows, "lead_unit").items()}, unit="件")
     return render(request, "reports.html", me, sessions=sessions, session=session, period=period, f=f, charts=charts,
-                  text=paragraph(f) if f else "", message=message, can_import=Role(me.role) == Role.ADMIN)
+                  text=report_text(rows, period or None) if f else "", message=message, can_import=Role(me.role) == Role.ADMIN)
 
 
 @router.get("/reports/{session}/{kind}.xlsx")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from jianyi.reports.figures import Distribution, Figures
+from jianyi.reports.figures import CaseRow, Distribution, Figures, figures
+
+# how the reports name each period: 承办…会议期间代表建议167件 / 承办闭会期间代表建议83件
+PERIOD_WORDS = {"大会期间": "会议期间", "闭会期间": "闭会期间"}
 
 
 def evaluation_sentence(d: Distribution, dimension: str = "") -> str:
@@ -32,3 +35,11 @@ def paragraph(f: Figures, who: str = "承办", period: str = "会议期间") -> 
     done = "全部办复完毕" if f.replied == f.assigned else f"已办复{f.replied}件，办复率{f.reply_rate}%"
     head = f"{who}{period}代表建议{f.assigned}件，{done}。"
     return head + evaluation_sentence(f.first_work, "办理工作") + rehandled_sentence(f)
+
+
+def report_text(rows: list[CaseRow], period: str | None = None) -> str:
+    """The report's paragraphs for one period, or for both: one for each period that has suggestions,
+    会议期间 first, as the seed reports write them (never both periods' count called 会议期间)."""
+    periods = [period] if period else list(PERIOD_WORDS)
+    parts = [[r for r in rows if r.period == p] for p in periods]
+    return "".join(paragraph(figures(part), period=PERIOD_WORDS.get(p, p)) for p, part in zip(periods, parts, strict=True) if part)
