@@ -20,7 +20,7 @@ import typer
 
 from jianyi import directory
 from jianyi.models.bounds import CALENDAR_MAX_BYTES, IMPORT_MAX_BYTES
-from jianyi.models.commands import InputError
+from jianyi.models.commands import InputError, suggestion_id_of, unknown_suggestion
 from jianyi.models.db import DatabaseProblem
 from jianyi.models.lifecycle import ROLE_LABELS, STATE_LABELS, Role
 from jianyi.models.policy import CST, Policy, china_day, compute, rules
@@ -446,11 +446,10 @@ def timeline(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
     """一件建议的全部审计事件，附交办后经过的工作日数。"""
     from jianyi.queries import describe_event
     from jianyi.queries import timeline as read_timeline
-    from jianyi.service import normalise_id
 
-    sug, entries = read_timeline(records_url(), normalise_id(suggestion_id))
+    sug, entries = read_timeline(records_url(), suggestion_id_of(suggestion_id))
     if sug is None and not entries:
-        raise Fail(f"找不到建议「{suggestion_id}」")
+        raise Fail(unknown_suggestion(suggestion_id))
     if json_:
         out_json([e.__dict__ for e in entries])
         return
@@ -528,12 +527,11 @@ def outbox(
 ) -> None:
     """通知发件箱：每条提醒、通知的收件单位和发送状态（地址中的密钥和手机号已遮盖）。"""
     from jianyi.queries import outbox_rows
-    from jianyi.service import normalise_id
 
     url = records_url()
     if show_address:
         _audit_full_addresses(url)
-    rows = outbox_rows(url, failed, normalise_id(suggestion) if suggestion else None, masked=not show_address)
+    rows = outbox_rows(url, failed, suggestion_id_of(suggestion) if suggestion else None, masked=not show_address)
     if json_:
         out_json([r.model_dump(mode="json") for r in rows])
         return

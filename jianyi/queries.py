@@ -17,7 +17,7 @@ from jianyi.adminlog import CHAIN
 from jianyi.models.actions import label as action_label
 from jianyi.models.agenda import AGENDA_LABELS
 from jianyi.models.audit import GENESIS, Head, event_hash, hashed_fields
-from jianyi.models.commands import InputError
+from jianyi.models.commands import InputError, unknown_suggestion
 from jianyi.models.contacts import mask_address, mask_secrets
 from jianyi.models.db import load_calendar, session_for
 from jianyi.models.lifecycle import (
@@ -241,5 +241,5 @@ def _outbox_rows(url: str, failed_only: bool, suggestion_id: str | None) -> list
             q = q.where(Outbox.suggestion_id == suggestion_id)
         rows = list(db.exec(q.order_by(Outbox.id)))
         if suggestion_id and not rows and db.get(Suggestion, suggestion_id) is None:
-            raise InputError(f"找不到建议「{suggestion_id}」")  # a mistyped number is said, not shown as "no notices"
+            raise InputError(unknown_suggestion(suggestion_id))  # a mistyped number is said, not shown as "no notices"
         return rows

@@ -38,7 +38,9 @@ from jianyi.models.commands import (
     InputError,
     parse_number,
     parse_submit,
+    suggestion_id_of,
     suggestion_workflow_id,
+    unknown_suggestion,
     validate_payload,
 )
 from jianyi.models.lifecycle import Refused, Role, check_backfill, check_submission
@@ -47,12 +49,6 @@ from jianyi.models.states import TERMINAL_VALUES
 from jianyi.settings import Settings
 from jianyi.workflows import search
 from jianyi.workflows.suggestion import StartCase, SuggestionWorkflow
-
-
-def normalise_id(text: str) -> str:
-    """Accept ``suggestion-16-3-40`` or ``16-3-40``."""
-    text = text.strip()
-    return text if text.startswith("suggestion-") else f"suggestion-{text}"
 
 
 class Engine:
@@ -138,7 +134,7 @@ class Engine:
         fields = {"actor": actor, "role": role, "payload": parsed.model_dump(mode="json"), "on_behalf_of": on_behalf_of,
                   "effective_at": effective_at, "via": via}
         request = validate_payload(ActionRequest, fields)
-        handle = self.client.get_workflow_handle(normalise_id(suggestion_id))
+        handle = self.client.get_workflow_handle(suggestion_id_of(suggestion_id))
         return await self._send(handle, action, request, update_id or str(uuid.uuid4()), suggestion_id)
 
     async def _send(self, handle: WorkflowHandle[Any, Any], action: str, request: ActionRequest, update_id: str, sid: str) -> CaseState:
@@ -175,14 +171,14 @@ class Engine:
             raise InputError(f"「{parsed.supervisor or '（未填写）'}」不是已登记的督办人，请先由管理员登记（jianyi admin supervisor）")
         if action == Action.REVIEW and parsed.decision == "merge":
             parsed.merge_into = await self._merge_target_id(suggestion_id, parsed.merge_into)
-            await self._check_merge_target(normalise_id(suggestion_id), parsed.merge_into)
+            await self._check_merge_target(suggestion_id_of(suggestion_id), parsed.merge_into)
 
     async def _merge_target_id(self, source: str, target: str) -> str:
         """``第12号`` names a suggestion of the same session; an id names any."""
         if parse_number(target):
             session = (await self.view(source)).submission.session
             return suggestion_workflow_id(session, target)
-        return normalise_id(target)
+        return suggestion_id_of(target)
 
     async def _check_merge_target(self, source: str, target: str) -> None:
         if target == source:
@@ -219,7 +215,7 @@ class Engine:
         return out
 
     async def view(self, suggestion_id: str) -> CaseState:
-        handle = self.client.get_workflow_handle(normalise_id(suggestion_id))
+        handle = self.client.get_workflow_handle(suggestion_id_of(suggestion_id))
         try:
             return await handle.query(SuggestionWorkflow.view)
         except RPCError as exc:
@@ -265,7 +261,7 @@ async def _update_error(handle: WorkflowHandle[Any, Any], exc: RPCError, suggest
 
 def _rpc_error(exc: RPCError, suggestion_id: str) -> InputError:
     if exc.status == RPCStatusCode.NOT_FOUND:
-        return InputError(f"找不到建议「{suggestion_id}」", str(exc))
+        return InputError(unknown_suggestion(suggestion_id), str(exc))
     if exc.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
         return Unavailable(None)
     return InputError(f"工作流服务出错：{exc.message}", str(exc))

@@ -16,6 +16,7 @@ from jianyi.models.commands import (
     SubmitInput,
     parse_number,
     parse_submit,
+    suggestion_id_of,
     suggestion_workflow_id,
 )
 from jianyi.models.lifecycle import ROLE_RULES
@@ -109,6 +110,23 @@ def test_a_bare_number_in_the_inter_session_period_is_not_a_session_number() -> 
 )
 def test_suggestion_workflow_id(number: str, workflow_id: str) -> None:
     assert suggestion_workflow_id("16-3", number) == workflow_id
+
+
+@pytest.mark.parametrize(
+    ("typed", "workflow_id"),
+    [
+        ("suggestion-16-3-40", "suggestion-16-3-40"),
+        ("16-3-40", "suggestion-16-3-40"),
+        ("16-3-bh33", "suggestion-16-3-bh33"),
+        ("16-3 闭会第33号", "suggestion-16-3-bh33"),  # as the pages and the mail show the number
+        ("16-3-闭会33", "suggestion-16-3-bh33"),
+        (" 16-3 第40号 ", "suggestion-16-3-40"),
+        ("十六届三次 第7号", "suggestion-十六届三次-7"),
+        ("闭会第33号", "suggestion-闭会第33号"),  # no session: matches nothing, and the answer says to add it
+    ],
+)
+def test_a_suggestion_is_found_by_its_id_or_by_its_session_and_number_as_shown(typed: str, workflow_id: str) -> None:
+    assert suggestion_id_of(typed) == workflow_id
 
 
 def test_suggestion_workflow_id_refuses_a_bad_number() -> None:

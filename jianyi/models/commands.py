@@ -119,6 +119,23 @@ def display_number_of(workflow_id: str) -> str:
     return f"闭会第{tail[2:]}号" if tail.startswith("bh") else f"第{tail}号"
 
 
+def suggestion_id_of(text: str) -> str:
+    """A suggestion's id from what a person types: ``suggestion-16-3-40``, ``16-3-40``, or the session with
+    the number as the pages show it: ``16-3 第40号``, ``16-3 闭会第33号``, ``16-3-闭会33``."""
+    text = text.strip()
+    if text.startswith("suggestion-"):
+        return text
+    m = re.fullmatch(r"(.+?)[\s-]+((?:闭会|bh)?\s*第?\s*\d{1,6}\s*号?)", text)
+    if m and parse_number(m.group(2)):
+        return suggestion_workflow_id(m.group(1), m.group(2))
+    return f"suggestion-{text}"
+
+
+def unknown_suggestion(text: str) -> str:
+    """What a person is told when no suggestion has the id they typed."""
+    return f"找不到建议「{text}」：编号应含会次，如 16-3-40 或「16-3 闭会第33号」（jianyi stuck 和网页上可查到每件的编号）"
+
+
 def suggestion_workflow_id(session: str, number: str) -> str:
     parsed = parse_number(number)
     if not parsed:
