@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from helpers import seed_directory, stop_all, submit_and_assign, suggestion
+from helpers import do, seed_directory, stop_all, submit_and_assign, suggestion
 from web_helpers import ready_accounts
 
 from jianyi import accounts, directory
@@ -274,6 +274,29 @@ async def test_a_stuck_filter_naming_an_unregistered_unit_says_so_on_the_page_an
     data = await site.get("/api/stuck", params={"unit": "区地方金融工作处"})
     assert data.status_code == 400 and data.json()["code"] == "invalid_input" and "未登记" in data.json()["message"]
     assert (await site.get("/api/stuck", params={"unit": "区地方金融工作局"})).json()["total"] >= 0  # the registered name is answered
+
+
+def todo_of(html: str, number: str) -> str:
+    """The「待办：…」line of one case on a 工作台 page ("" when the case is not on it)."""
+    found = re.search(re.escape(number) + r"《.*?待办：([^<]*)", html, flags=re.S)
+    return found.group(1) if found else ""
+
+
+async def test_the_todo_list_shows_only_what_each_account_may_do_now_as_the_case_page_does(site, engine):
+    sid = await submit_and_assign(engine, co=["区科技局"])
+    number = (await engine.view(sid)).submission.display_number
+    await do(engine, sid, "sign", "unit:区地方金融工作局")
+    await login(site, "dgw")
+    assert todo_of((await site.get("/")).text, number) == ""  # no request pending: nothing waits on the office
+    await login(site, "jr")
+    # no 提交协办意见 (the lead unit gives none) and no 答复 before the deputy was contacted
+    assert todo_of((await site.get("/")).text, number) == "申请延期、记录与代表沟通"
+    await do(engine, sid, "request_extension", "unit:区地方金融工作局", reason="需协调市级部门")
+    assert todo_of((await site.get("/")).text, number) == "记录与代表沟通"  # one extension request, and at most one
+    await login(site, "kj")
+    assert todo_of((await site.get("/")).text, number) == "提交协办意见"
+    await login(site, "dgw")
+    assert todo_of((await site.get("/")).text, number) == "审批延期申请"
 
 
 async def test_the_pages_stay_up_while_temporal_is_down_and_a_step_answers_503(site, env, settings, engine):

@@ -1,7 +1,7 @@
 """The projection: a case's rows written from the workflow's whole state, never incrementally.
 
-Each transition writes the suggestion row and its child rows (assignments, contacts, replies,
-commitments, progress, evaluations, escalations) from ``CaseState``, so a transition that is
+Each transition writes the suggestion row, the case's snapshot (``CaseSnapshot``) and its child rows
+(assignments, contacts, replies, commitments, progress, evaluations, escalations) from ``CaseState``, so a transition that is
 later replaced leaves nothing behind. A child table is rewritten only when its rows differ from
 what the last write left there: the suggestion row keeps a digest of each (``projected``).
 Deadline rows keep their history (one row per computation, tagged with the seq that computed
@@ -29,6 +29,7 @@ from jianyi.models.policy import ComputedDeadline
 from jianyi.models.stuck import stuck_from
 from jianyi.models.tables import (
     Assignment,
+    CaseSnapshot,
     Commitment,
     CommitmentProgress,
     Contact,
@@ -68,6 +69,9 @@ def project(db: DbSession, case: CaseState, at: datetime, chain: tuple[int, str]
         conn.execute(insert(Suggestion), {"id": sid, **values})
     else:
         conn.execute(_UPDATE, {"sid": sid, **values})
+    snapshot = {"sid": sid, "data": case.model_dump_json()}
+    if found is None or conn.execute(_UPDATE_SNAPSHOT, snapshot).rowcount == 0:  # (none yet: a row older than snapshots)
+        conn.execute(_INSERT_SNAPSHOT, snapshot)
 
 
 def suggestion_values(case: CaseState, at: datetime, closed_at: datetime | None) -> dict[str, Any]:
@@ -178,6 +182,8 @@ CHILD_TABLES: tuple[type[SQLModel], ...] = tuple(table for table, _ in CHILDREN.
 # the statements, built once (SQLAlchemy caches their compiled form)
 _CURRENT = select(Suggestion.closed_at, Suggestion.projected).where(Suggestion.id == bindparam("sid"))
 _UPDATE = update(Suggestion).where(Suggestion.id == bindparam("sid"))
+_UPDATE_SNAPSHOT = update(CaseSnapshot).where(CaseSnapshot.suggestion_id == bindparam("sid")).values(data=bindparam("data"))  # type: ignore[arg-type]
+_INSERT_SNAPSHOT = insert(CaseSnapshot).values(suggestion_id=bindparam("sid"), data=bindparam("data"))
 _CLEAR = {name: delete(table).where(table.suggestion_id == bindparam("sid")) for name, (table, _) in CHILDREN.items()}  # type: ignore[attr-defined]
 
 

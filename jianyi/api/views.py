@@ -11,11 +11,12 @@ from jianyi.api.access import visible
 from jianyi.models.accounts import Account
 from jianyi.models.actions import label
 from jianyi.models.calendar import WorkCalendar
+from jianyi.models.case import CaseState
 from jianyi.models.db import load_calendar, session_for, to_db
-from jianyi.models.lifecycle import Lifecycle
+from jianyi.models.lifecycle import Lifecycle, allowed_actions
 from jianyi.models.policy import china_day, due_text
 from jianyi.models.states import STATE_LABELS, TERMINAL_VALUES, Role
-from jianyi.models.tables import Assignment, DeadlineRow, Suggestion
+from jianyi.models.tables import Assignment, CaseSnapshot, DeadlineRow, Suggestion
 
 # Which deadline an open state is waiting on (the one its to-do item shows).
 WAITING_ON = {
@@ -39,6 +40,10 @@ class Todo:
     sort_key: tuple[int, str]
 
 
+# actions a to-do never lists: they may be taken at any time, nobody is waiting for them
+OPTIONAL = ("remark", "mark_key", "recompute_deadlines", "act_on_escalation")
+
+
 def todo_list(url: str, account: Account, now: datetime) -> list[Todo]:
     """Open cases where this account has something to do, the most urgent first."""
     role, name = Role(account.role), account.acts_as
@@ -49,22 +54,36 @@ def todo_list(url: str, account: Account, now: datetime) -> list[Todo]:
         if scope is not None:
             q = q.where(scope)
         rows = list(db.exec(q))
+        cases = _snapshots(db, [s.id for s in rows])
         co_pending = {a.suggestion_id for a in db.exec(select(Assignment).where(Assignment.unit == name, Assignment.role == "协办",
                                                                                  Assignment.active, Assignment.opinion == ""))}
-        items = [t for s in rows if (t := _todo(db, s, role, name, co_pending, calendar, now))]
+        todos = [(s, acts) for s in rows if (acts := _actions(s, cases.get(s.id), role, name, co_pending, now))]
+        items = [_todo(db, s, acts, calendar, now) for s, acts in todos]
     return sorted(items, key=lambda t: t.sort_key)
 
 
-def _todo(db, s: Suggestion, role: Role, name: str, co_pending: set[str], calendar: WorkCalendar, now: datetime) -> Todo | None:  # noqa: ANN001
-    actions = [a for a in Lifecycle(s.state).actions_for(role) if a not in ("remark", "mark_key", "recompute_deadlines", "act_on_escalation")]
-    if role == Role.UNIT and s.lead_unit != name:
-        actions = ["co_opinion"] if s.id in co_pending else []
-    if role == Role.DEPUTY and s.lead_deputy != name:
-        actions = []
+def _snapshots(db, ids: list[str]) -> dict[str, CaseState]:  # noqa: ANN001
+    found = db.exec(select(CaseSnapshot).where(CaseSnapshot.suggestion_id.in_(ids))) if ids else []  # type: ignore[attr-defined]
+    return {c.suggestion_id: CaseState.model_validate_json(c.data) for c in found}
+
+
+def _actions(s: Suggestion, case: CaseState | None, role: Role, name: str, co_pending: set[str], now: datetime) -> list[str]:
+    """What this account is expected to do on the case now: the lifecycle's answer for the case as its
+    workflow holds it (models/lifecycle.allowed_actions, as on the case page and in `jianyi status`)."""
     if role == Role.SUPERVISOR:
-        actions = ["remark"] if s.supervisor == name else []
-    if not actions:
-        return None
+        return ["remark"] if s.supervisor == name else []  # a supervisor's work is its remarks on its key cases
+    if case is not None:
+        actions = [a for a in allowed_actions(case, name, role, now) if a not in OPTIONAL]
+        # a co-handler's work is its opinion (it may also contact the deputy, but nobody waits on that)
+        return [a for a in actions if a == "co_opinion"] if role == Role.UNIT and case.lead_unit != name else actions
+    # a row recorded before snapshots were kept (until its next transition or `jianyi admin recompute`): by its state
+    actions = [a for a in Lifecycle(s.state).actions_for(role) if a not in OPTIONAL]
+    if role == Role.UNIT and s.lead_unit != name:
+        return ["co_opinion"] if s.id in co_pending else []
+    return [] if role == Role.DEPUTY and s.lead_deputy != name else actions
+
+
+def _todo(db, s: Suggestion, actions: list[str], calendar: WorkCalendar, now: datetime) -> Todo:  # noqa: ANN001
     kind = WAITING_ON.get(s.state, "")
     row = db.exec(select(DeadlineRow).where(DeadlineRow.suggestion_id == s.id, DeadlineRow.kind == kind, DeadlineRow.current)).first() if kind else None
     due_at = to_db(row.due_at) if row else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -139,6 +139,15 @@ class Suggestion(SQLModel, table=True):
     # a digest of each child table's rows as the last write left them (activities/projection.py)
     projected: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
     updated_at: datetime | None = None
+
+
+class CaseSnapshot(SQLModel, table=True):
+    """A suggestion's whole case as its workflow holds it after the last recorded transition (CaseState as
+    JSON), written with the projection: the pages ask the lifecycle "who may do what now?" with it
+    (models/lifecycle.allowed_actions) without reaching Temporal."""
+
+    suggestion_id: str = Field(primary_key=True)
+    data: str = Field(sa_type=Text)
 
 
 class DeadlineRow(SQLModel, table=True):
