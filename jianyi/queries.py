@@ -23,6 +23,7 @@ from jianyi.models.db import load_calendar, session_for
 from jianyi.models.lifecycle import (
     ROLE_LABELS,
     STATE_LABELS,
+    Role,
 )
 from jianyi.models.policy import CST, china_day
 from jianyi.models.stuck import StuckCase, StuckPage, find_stuck  # noqa: F401  (StuckCase: re-exported)
@@ -125,6 +126,8 @@ def _describe(entry: TimelineEntry) -> str:
         return text
     who = f"{ROLE_LABELS.get(entry.role, entry.role)}「{entry.actor}」"
     behalf = entry.detail.get("on_behalf_of", "")
+    if not behalf and entry.action == "submit" and entry.role == Role.ADMIN:  # an admin records a deputy's suggestion
+        behalf = f"{Role.DEPUTY}:{entry.detail.get('lead_deputy', '')}"
     if behalf:
         role, _, name = behalf.partition(":")
         who += f"为{ROLE_LABELS.get(role, role)}「{name}」补录"

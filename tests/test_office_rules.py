@@ -190,6 +190,8 @@ async def test_an_evaluation_window_found_ended_late_closes_as_no_view_without_a
 
     sid = await engine.submit(suggestion(settings), "管理员", role="admin", effective_at=t0)
     await backfill(sid, "review", 1, office, decision="register")
+    _, entries = timeline(settings.db_url, sid)  # the deputy proposed it; the admin only recorded it
+    assert describe_event(entries[0]) == f"系统管理员「管理员」为代表「{suggestion(settings)['lead_deputy']}」补录提出建议：— → 已提出（待阅看）"
     await backfill(sid, "assign", 2, office, lead_unit=LEAD)
     await backfill(sid, "sign", 3, unit)
     await backfill(sid, "record_contact", 4, unit, method="座谈", on=china_day(t0 + timedelta(days=4)).isoformat())
