@@ -46,6 +46,7 @@ from jianyi.settings import ServiceUnreachable, Settings
 LOG = logging.getLogger("jianyi.api")
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+TEMPLATES.env.globals["ROLE_LABELS"] = ROLE_LABELS  # a role is shown by its Chinese name on every page
 MAX_PDF = 10 * 1024 * 1024
 
 
