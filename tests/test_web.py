@@ -244,11 +244,13 @@ async def test_the_auditor_verifies_the_chains_and_exports_a_whole_session(site,
     assert (await site.get(f"/audit/export.csv?session={settings.task_queue}")).text.startswith("\ufeffsuggestion_id")
 
 
-async def test_the_accounts_page_names_each_role_in_chinese(site):
+async def test_the_admin_pages_name_each_role_and_channel_in_chinese(site):
     await login(site, "root")
     page = (await site.get("/admin")).text
     assert '<option value="congress_office">代表工委</option>' in page and '<option value="unit">承办单位</option>' in page
     assert "<td>代表工委</td>" in page and "<td>congress_office</td>" not in page
+    directory = (await site.get("/admin/directory")).text
+    assert "区地方金融工作局（电子邮件）" in directory and "（email）" not in directory
 
 
 async def test_the_admin_keeps_the_directory_and_loads_a_calendar_year_in_the_pages(site, settings):

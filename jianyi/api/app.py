@@ -36,6 +36,7 @@ from jianyi.api.auth import (
 from jianyi.models.accounts import Account
 from jianyi.models.actions import label
 from jianyi.models.commands import InputError
+from jianyi.models.contacts import CHANNEL_LABELS
 from jianyi.models.db import DatabaseProblem
 from jianyi.models.lifecycle import allowed_actions
 from jianyi.models.policy import CST
@@ -46,7 +47,8 @@ from jianyi.settings import ServiceUnreachable, Settings
 LOG = logging.getLogger("jianyi.api")
 HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
-TEMPLATES.env.globals["ROLE_LABELS"] = ROLE_LABELS  # a role is shown by its Chinese name on every page
+# a role and a notice channel are shown by their Chinese names on every page
+TEMPLATES.env.globals.update(ROLE_LABELS=ROLE_LABELS, CHANNEL_LABELS=CHANNEL_LABELS)
 MAX_PDF = 10 * 1024 * 1024
 
 
