@@ -458,8 +458,7 @@ def timeline(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
     for e in entries:
         when = datetime.fromisoformat(e.effective_at).astimezone(CST).strftime("%Y-%m-%d %H:%M")
         since = "" if e.workdays_since_assignment is None else f"[交办后第{e.workdays_since_assignment}个工作日]"
-        backdated = "（补录）" if e.effective_at != e.recorded_at and "on_behalf_of" not in e.detail else ""
-        typer.echo(f"{e.seq:>3}. {when} {since:<14} {describe_event(e)}{backdated}")
+        typer.echo(f"{e.seq:>3}. {when} {since:<14} {describe_event(e)}")
 
 
 @app.command()

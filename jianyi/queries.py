@@ -134,7 +134,8 @@ def _describe(entry: TimelineEntry) -> str:
     change = ""
     if entry.from_state != entry.to_state:
         change = f"：{STATE_LABELS.get(entry.from_state, entry.from_state or '—')} → {STATE_LABELS.get(entry.to_state, entry.to_state)}"
-    return f"{who}{action_label(entry.action, entry.detail)}{change}"
+    backdated = "（补录）" if entry.effective_at != entry.recorded_at and not behalf else ""  # entered later than it happened
+    return f"{who}{action_label(entry.action, entry.detail)}{change}{backdated}"
 
 
 @dataclass
