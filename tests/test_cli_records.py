@@ -31,14 +31,19 @@ def test_reading_commands_on_a_missing_or_empty_database_say_so_and_exit_non_zer
         assert done.returncode == 1 and "还没有任何建议" in done.stderr, command
 
 
-def test_only_an_admin_sees_full_addresses_and_the_admin_log_records_it(tmp_path):
+def records_with_one_notice(tmp_path: Path, **notice: str) -> str:
+    """A records file holding one notice of suggestion 16-3-40 (and an audit event, so it is not empty); its URL."""
     url = f"sqlite:///{tmp_path / 'jianyi.db'}"
     with session_for(url) as db:
-        db.add(Outbox(suggestion_id="suggestion-16-3-40", recipient="王琨", address="13812341234", channel="sms", kind="remark",
-                      cycle="1", subject="督办意见", body="…", created_at=datetime.now(UTC)))
+        db.add(Outbox(suggestion_id="suggestion-16-3-40", cycle="1", body="…", created_at=datetime.now(UTC), **notice))
         db.add(AuditEvent(suggestion_id="x", seq=1, actor="a", role="admin", action="a", from_state="", to_state="",
                           at=datetime.now(UTC), effective_at=datetime.now(UTC), prev_hash="", hash=""))
         db.commit()
+    return url
+
+
+def test_only_an_admin_sees_full_addresses_and_the_admin_log_records_it(tmp_path):
+    url = records_with_one_notice(tmp_path, recipient="王琨", address="13812341234", channel="sms", kind="remark", subject="督办意见")
     assert jianyi(tmp_path, "admin", "account", "add", "--login", "管理员甲", "--role", "admin").returncode == 0
     masked = jianyi(tmp_path, "outbox")
     assert masked.returncode == 0 and "138****1234" in masked.stdout and "13812341234" not in masked.stdout
@@ -52,13 +57,7 @@ def test_only_an_admin_sees_full_addresses_and_the_admin_log_records_it(tmp_path
 
 
 def test_the_outbox_of_a_suggestion_that_does_not_exist_is_said_not_shown_as_no_notices(tmp_path):
-    url = f"sqlite:///{tmp_path / 'jianyi.db'}"
-    with session_for(url) as db:
-        db.add(Outbox(suggestion_id="suggestion-16-3-40", recipient="区城管局", address="cg@example.org", channel="email", kind="assigned",
-                      cycle="1", subject="交办通知", body="…", created_at=datetime.now(UTC)))
-        db.add(AuditEvent(suggestion_id="x", seq=1, actor="a", role="admin", action="a", from_state="", to_state="",
-                          at=datetime.now(UTC), effective_at=datetime.now(UTC), prev_hash="", hash=""))
-        db.commit()
+    records_with_one_notice(tmp_path, recipient="区城管局", address="cg@example.org", channel="email", kind="assigned", subject="交办通知")
     assert "交办通知" in jianyi(tmp_path, "outbox", "--suggestion", "16-3-40").stdout
     typo = jianyi(tmp_path, "outbox", "--suggestion", "16-3-400")
     assert typo.returncode == 1 and "找不到建议「suggestion-16-3-400」" in typo.stderr and "共 0 条" not in typo.stdout
