@@ -525,6 +525,7 @@ def outbox(
     json_: JsonOpt = False,
 ) -> None:
     """通知发件箱：每条提醒、通知的收件单位和发送状态（地址中的密钥和手机号已遮盖）。"""
+    from jianyi.models.notices import status_text
     from jianyi.queries import outbox_rows
 
     url = records_url()
@@ -534,14 +535,11 @@ def outbox(
     if json_:
         out_json([r.model_dump(mode="json") for r in rows])
         return
-    labels = {"pending": "待发送", "held": "暂缓", "sent": "已发送", "failed": "发送失败", "no_address": "无地址"}
     for r in rows:
-        status = labels.get(r.status, r.status)
-        if r.status == "held" and r.hold_until:
-            status += f"至{r.hold_until.astimezone(CST):%m-%d %H:%M}"
+        status = status_text(r.status, f"{r.hold_until.astimezone(CST):%m-%d %H:%M}" if r.hold_until else "")
         typer.echo(f"{r.id:>5} {status} {r.recipient} <{r.address or '—'}> {r.subject}")
         if r.last_error:
-            typer.echo(f"      错误：{r.last_error}")
+            typer.echo(f"      {'原因' if r.status == 'skipped' else '错误'}：{r.last_error}")
     typer.echo(f"共 {len(rows)} 条。")
 
 

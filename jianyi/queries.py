@@ -25,6 +25,7 @@ from jianyi.models.lifecycle import (
     STATE_LABELS,
     Role,
 )
+from jianyi.models.notices import DIGEST_KINDS, FAILED
 from jianyi.models.policy import CST, china_day
 from jianyi.models.stuck import StuckCase, StuckPage, find_stuck  # noqa: F401  (StuckCase: re-exported)
 from jianyi.models.tables import AuditEvent, HandlingUnit, Outbox, Session, Suggestion
@@ -236,11 +237,20 @@ def outbox_rows(url: str, failed_only: bool = False, suggestion_id: str | None =
     return rows
 
 
+def digest_rows(url: str, source_id: str, recipient: str | None = None) -> list[Outbox]:
+    """The messages one digest (monthly, ledger, daily) wrote, to everyone or to one ``recipient``."""
+    with session_for(url) as db:
+        q = select(Outbox).where(Outbox.suggestion_id == source_id, Outbox.kind.in_(DIGEST_KINDS))  # type: ignore[attr-defined]
+        if recipient is not None:
+            q = q.where(Outbox.recipient == recipient)
+        return list(db.exec(q.order_by(Outbox.recipient)))
+
+
 def _outbox_rows(url: str, failed_only: bool, suggestion_id: str | None) -> list[Outbox]:
     with session_for(url) as db:
         q = select(Outbox)
         if failed_only:
-            q = q.where(Outbox.status.in_(("failed", "no_address")))  # type: ignore[attr-defined]
+            q = q.where(Outbox.status.in_(FAILED))  # type: ignore[attr-defined]
         if suggestion_id:
             q = q.where(Outbox.suggestion_id == suggestion_id)
         rows = list(db.exec(q.order_by(Outbox.id)))

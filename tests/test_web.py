@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import pytest_asyncio
-from helpers import do, seed_directory, stop_all, submit_and_assign, suggestion
+from helpers import do, outbox, seed_directory, stop_all, submit_and_assign, suggestion
 from web_helpers import ready_accounts
 
 from jianyi import accounts, directory
@@ -362,3 +362,41 @@ async def test_a_workbook_of_a_session_never_registered_is_not_found_and_never_a
         assert got.status_code == 404 and "没有会次「十六届九次」" in got.text and not got.content.startswith(b"PK")
     page = await site.get("/reports", params={"session": "十六届九次"})
     assert page.status_code == 200 and "没有会次「十六届九次」：请从列表选择已登记的会次" in page.text
+
+
+async def test_a_monthly_digest_link_opens_that_units_own_letter_and_no_other_units(site, engine, settings, env):
+    from jianyi.scheduler import JOBS, start_digest, workflow_id
+
+    await submit_and_assign(engine, suggestion(settings, number="闭会第33号", title="关于建设华中商业新地标的建议", lead_deputy="饶满琳"), lead="区城管局")
+    await submit_and_assign(engine, suggestion(settings, number="闭会第3号", title="关于解决锦绣家园9号楼下水网管堵塞问题的建议", lead_deputy="胡家胜"), lead="区地方金融工作局")
+    wid = workflow_id(JOBS["monthly"], "2025-03", settings.instance)
+    assert await start_digest(env.client, settings, "monthly", "2025-03") is True
+    await env.client.get_workflow_handle(wid).result()
+    link = re.search(r"查看详情：(\S+)", next(r.body for r in outbox(settings, wid) if r.recipient == "区城管局")).group(1)  # type: ignore[union-attr]
+    path = link.removeprefix(settings.base_url.rstrip("/"))
+    assert path == f"/digests/{wid}"
+
+    await login(site, "cg")
+    own = await site.get(path)
+    assert own.status_code == 200 and "闭会第33号" in own.text and "闭会第3号" not in own.text and "已发送" in own.text
+    await login(site, "kj")  # 区科技局 was sent nothing this month
+    assert (await site.get(path)).status_code == 404
+    await login(site, "dgw")
+    both = (await site.get(path)).text
+    assert "致区城管局" in both and "致区地方金融工作局" in both
+
+
+async def test_the_admin_follows_the_failure_notice_link_to_the_notices_that_were_not_delivered(site, engine, settings):
+    directory.add_unit(settings.db_url, "区统计局")  # registered without any address
+    sid = await submit_and_assign(engine, lead="区统计局")
+    await login(site, "jr")
+    assert (await site.get("/outbox?failed=1")).status_code == 403
+    await login(site, "root")
+    page = await site.get("/outbox?failed=1")  # the link the admin notice carries
+    assert page.status_code == 200 and "发件箱：发送失败或无地址" in page.text
+    rows = re.findall(r"<tr class=\"flag\">(.*?)</tr>", page.text, re.S)
+    assert rows and all("区统计局" in r and "无地址" in r for r in rows) and "no_address" not in page.text
+    one = await site.get(f"/outbox?suggestion={sid.removeprefix('suggestion-')}")
+    assert "区统计局" in one.text and "交办通知" in one.text
+    unknown = await site.get("/outbox?suggestion=16-3-99999")
+    assert unknown.status_code == 200 and "找不到" in unknown.text

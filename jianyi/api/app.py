@@ -37,7 +37,7 @@ from jianyi.models.accounts import Account
 from jianyi.models.actions import label
 from jianyi.models.commands import InputError
 from jianyi.models.contacts import CHANNEL_LABELS
-from jianyi.models.db import DatabaseProblem
+from jianyi.models.db import DatabaseProblem, to_db
 from jianyi.models.lifecycle import allowed_actions
 from jianyi.models.policy import CST
 from jianyi.models.states import ROLE_LABELS, Role
@@ -49,6 +49,14 @@ HERE = Path(__file__).parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 # a role and a notice channel are shown by their Chinese names on every page
 TEMPLATES.env.globals.update(ROLE_LABELS=ROLE_LABELS, CHANNEL_LABELS=CHANNEL_LABELS)
+
+
+def local(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored moment (UTC, naive as SQLite returns it) in Beijing time, as every page shows time."""
+    return to_db(moment).astimezone(CST).strftime(pattern) if moment else ""
+
+
+TEMPLATES.env.globals["local"] = local
 MAX_PDF = 10 * 1024 * 1024
 
 
@@ -68,10 +76,11 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
                        same_site="lax", https_only=settings.base_url.startswith("https"))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     _errors(app)
-    from jianyi.api import json_api, office_pages, pages, report_pages
+    from jianyi.api import json_api, notice_pages, office_pages, pages, report_pages
 
     app.include_router(pages.router)
     app.include_router(office_pages.router)
+    app.include_router(notice_pages.router)
     app.include_router(report_pages.router)
     app.include_router(json_api.router)
     return app
@@ -221,7 +230,7 @@ def case_context(request: Request, account: Account, case) -> dict[str, Any]:  #
     rows = {r.kind: r for r in views.deadline_rows(settings.db_url, case.id)}
     return {
         "case": case, "buttons": buttons(account, case), "deadlines": case.deadlines, "rows": rows,
-        "events": [(e, describe_event(e)) for e in entries], "local": lambda d: d.astimezone(CST).strftime("%Y-%m-%d %H:%M") if d else "",
+        "events": [(e, describe_event(e)) for e in entries],
         "when": lambda text: datetime.fromisoformat(text).astimezone(CST).strftime("%Y-%m-%d %H:%M"),
     }
 

@@ -5,6 +5,21 @@ from __future__ import annotations
 
 from jianyi.models.states import AWAITING_REPLY, OPEN_VALUES, State
 
+# What each outbox status means, said one way for the CLI and the pages.
+STATUS_LABELS: dict[str, str] = {
+    "pending": "待发送", "held": "暂缓", "sending": "发送中", "sent": "已发送",
+    "failed": "发送失败", "no_address": "无地址", "skipped": "不发送",
+}
+FAILED = ("failed", "no_address")  # what an admin must look at
+DIGEST_KINDS = ("monthly_digest", "ledger_request", "daily_digest")  # one letter listing many cases
+
+
+def status_text(status: str, hold_until_text: str = "") -> str:
+    """An outbox row's status in Chinese (a held row with the moment it waits for)."""
+    text = STATUS_LABELS.get(status, status)
+    return f"{text}至{hold_until_text}" if status == "held" and hold_until_text else text
+
+
 # Notices that ask someone to act, with the states in which that act is still possible.
 STILL_RELEVANT: dict[str, tuple[str, ...]] = {
     "assigned": tuple(str(s) for s in (*AWAITING_REPLY, State.REPLY_REVIEW)),
