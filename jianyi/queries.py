@@ -113,7 +113,9 @@ def describe_event(entry: TimelineEntry) -> str:
     """One line in Chinese for a timeline entry (with the quiet-rule hold of its notices, if any)."""
     text = _describe(entry)
     held = entry.detail.get("held_until")
-    if held:
+    if entry.detail.get("notices_withheld"):
+        text += f"（补录的往事：{entry.detail['notices_withheld']}条通知不再发送，当时已在线下办理）"
+    elif held:
         text += f"（通知按工作时间暂缓至 {datetime.fromisoformat(held).astimezone(CST):%Y-%m-%d %H:%M}）"
     return text
 

@@ -10,8 +10,10 @@ from helpers import (
     audit,
     case_handle,
     contact_day,
+    delivered,
     do,
     finish,
+    mails,
     outbox,
     projection,
     quiesce,
@@ -261,17 +263,38 @@ async def test_key_supervision_needs_a_registered_supervisor_who_alone_of_superv
 
 # -- stale notices -----------------------------------------------------------------------------------
 async def test_a_notice_the_case_has_moved_past_is_skipped_before_delivery(env, engine, settings):
-    """A paper case entered (补录) all the way to 办结: its 交办通知 must never go out now."""
-    t0 = await env.get_current_time() - timedelta(days=40)
+    """A paper case of this morning entered (补录) all the way to 办结: its 交办通知 must never go out now."""
+    t0 = await env.get_current_time() - timedelta(hours=12)
     admin, office, unit = ("管理员", "admin"), {"on_behalf_of": f"congress_office:{OFFICE}"}, {"on_behalf_of": UNIT}
     sid = await engine.submit(suggestion(settings), "管理员", role="admin", effective_at=t0)
     steps = [("review", office, {"decision": "register"}), ("assign", office, {"lead_unit": LEAD}), ("sign", unit, {}),
-             ("record_contact", unit, {"method": "座谈", "on": china_day(t0 + timedelta(days=4)).isoformat()}),
+             ("record_contact", unit, {"method": "座谈", "on": china_day(t0 + timedelta(hours=4)).isoformat()}),
              ("reply", unit, {"reply_class": "A", "text": "已解决。", "signed_by": "局长 张三"}),
              ("review_reply", {"on_behalf_of": GOV}, {"decision": "approve"}),
              ("evaluate", {"on_behalf_of": DEPUTY}, {"work": "满意", "result": "满意"})]
-    for day, (action, who, payload) in enumerate(steps, start=1):
-        await engine.act(sid, action, *admin, payload, effective_at=t0 + timedelta(days=day), **who)
+    for hour, (action, who, payload) in enumerate(steps, start=1):
+        await engine.act(sid, action, *admin, payload, effective_at=t0 + timedelta(hours=hour), **who)
     await finish(env, sid)
     [notice] = outbox(settings, sid, "assigned")
     assert notice.status == "skipped" and notice.sent_at is None and "已过时" in notice.last_error
+
+
+async def test_steps_entered_long_after_they_happened_send_nothing_and_the_next_real_step_does(env, engine, settings, mail):
+    """A paper case of 40 days ago entered (补录) up to 办理中: the unit and the offices were told on paper then."""
+    t0 = await env.get_current_time() - timedelta(days=40)
+    admin, office, unit = ("管理员", "admin"), {"on_behalf_of": f"congress_office:{OFFICE}"}, {"on_behalf_of": UNIT}
+    sid = await engine.submit(suggestion(settings), "管理员", role="admin", effective_at=t0)
+    for day, (action, who, payload) in enumerate([("review", office, {"decision": "register"}), ("assign", office, {"lead_unit": LEAD}),
+                                                  ("sign", unit, {})], start=1):
+        await engine.act(sid, action, *admin, payload, effective_at=t0 + timedelta(days=day), **who)
+    old = outbox(settings, sid)
+    assert old and {r.status for r in old} == {"skipped"}
+    assert all(f"补录的步骤发生于{china_day(t0 + timedelta(days=2)):%Y-%m-%d}" in r.last_error for r in outbox(settings, sid, "assigned"))
+    _, entries = timeline(settings.db_url, sid)
+    assert "条通知不再发送" in describe_event(entries[2]) and "暂缓" not in describe_event(entries[2])
+
+    await do(engine, sid, "record_contact", UNIT, method="座谈", on=await contact_day(engine, sid), note="与代表座谈")
+    await do(engine, sid, "reply", UNIT, reply_class="A", text="已解决。", signed_by="局长 张三")  # today, by the unit itself
+    sent = {r.kind for r in await delivered(env, settings, sid) if r.status == "sent"}
+    assert "reply_review_needed" in sent and "assigned" not in sent
+    assert {m.key.split("|")[1] for m in mails(mail, sid)} == sent  # the mail server saw exactly those

@@ -15,6 +15,7 @@ from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import CaseState, MessageRequest, Recipient
 from jianyi.models.contacts import contact_address
 from jianyi.models.db import to_db
+from jianyi.models.notices import old_news
 from jianyi.models.policy import delivery_time
 from jianyi.models.tables import Deputy, HandlingUnit, Outbox, Supervisor
 from jianyi.settings import Settings
@@ -30,14 +31,17 @@ def enqueue(
     context: dict[str, Any],
     quiet: bool = True,
     seq: int = 0,
+    happened_at: datetime | None = None,
 ) -> tuple[list[int], datetime]:
     """Write one outbox row per message and recipient (existing keys are kept, not doubled).
 
-    Returns the row ids and when they may be delivered (quiet rules: working hours only).
+    Returns the row ids and when they may be delivered (quiet rules: working hours only). The notices of
+    a step that happened long before it was recorded (补录) are written as not sent, saying why.
     """
+    withheld = old_news(happened_at, at) if happened_at is not None else ""
     deliver_at = (
         delivery_time(at, calendar, work_hour(settings.work_start), work_hour(settings.work_end))
-        if settings.quiet_hours and quiet
+        if settings.quiet_hours and quiet and not withheld
         else at
     )
     held = deliver_at > at
@@ -53,11 +57,11 @@ def enqueue(
                 continue
             address, channel = address_of(db, name)
             subject, body = render(message.kind, name, ctx, templates_for(settings))
+            status = "skipped" if withheld else ("held" if held else "pending") if address else "no_address"
             row = Outbox(
                 suggestion_id=source_id, recipient=name, address=address, channel=channel,
                 kind=message.kind, cycle=message.cycle, subject=subject, body=body, created_at=to_db(at), seq=seq,
-                status=("held" if held else "pending") if address else "no_address",
-                hold_until=to_db(deliver_at) if held else None,
+                status=status, hold_until=to_db(deliver_at) if held else None, last_error=withheld,
             )
             ids.append(db.connection().execute(_INSERT, row.model_dump(exclude={"id"})).scalar_one())
     return ids, deliver_at

@@ -25,6 +25,7 @@ from jianyi.models.audit import GENESIS, event_hash, hashed_fields, transition_h
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import AdminNoticeRequest, Recorded, Transition
 from jianyi.models.db import session_for, to_db
+from jianyi.models.notices import old_news
 from jianyi.models.policy import ComputedDeadline
 from jianyi.models.tables import AuditEvent, DeadlineRow, Outbox, Reminder
 from jianyi.settings import Settings
@@ -56,7 +57,8 @@ class RecordActivities:
         # what is read comes first: SQLite lets one connection write at a time, from its first write to the commit
         prev, projected = chain_head(db, t.suggestion_id), projection_of(db, t.suggestion_id)
         context = message_context(case, self.settings)
-        outbox_ids, deliver_at = enqueue(db, self.settings, calendar, t.suggestion_id, t.at, t.messages, context, seq=t.seq)
+        outbox_ids, deliver_at = enqueue(db, self.settings, calendar, t.suggestion_id, t.at, t.messages, context, seq=t.seq,
+                                         happened_at=t.effective_at)
         store_deadlines(db, t, deadlines, case)
         if t.reminder:
             _store_reminders(db, t)
@@ -65,6 +67,8 @@ class RecordActivities:
             payload["deadlines"] = {k: d.model_dump(mode="json") for k, d in deadlines.items()}
         if outbox_ids and deliver_at > t.at:
             payload["held_until"] = deliver_at.isoformat()
+        if outbox_ids and old_news(t.effective_at, t.at):
+            payload["notices_withheld"] = len(outbox_ids)
         if replaced:
             payload["replaced"] = replaced
         chain = append_event(db, t, payload, content, prev)

@@ -45,7 +45,7 @@ def hashed_fields(e: AuditEvent) -> dict[str, Any]:
 
 
 # What the records activity adds to a transition's payload in its audit event (not part of its identity).
-RECORDED_EXTRAS = ("deadlines", "held_until", "replaced")
+RECORDED_EXTRAS = ("deadlines", "held_until", "replaced", "notices_withheld")
 
 
 def transition_hash(t: Transition) -> str:

@@ -3,7 +3,14 @@ a request to act that the case has moved past is skipped and recorded as skipped
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from jianyi.models.policy import china_day
 from jianyi.models.states import AWAITING_REPLY, OPEN_VALUES, State
+
+# A step recorded (补录) longer than this after it happened is old news: whoever it concerned was told
+# on paper back then. Its notices are kept in the outbox as not sent; the reminders from now on run as usual.
+OLD_NEWS_AFTER = timedelta(days=1)
 
 # What each outbox status means, said one way for the CLI and the pages.
 STATUS_LABELS: dict[str, str] = {
@@ -46,3 +53,10 @@ def stale_reason(kind: str, state: str) -> str:
     if wanted is None or state in wanted:
         return ""
     return "已过时：建议已不在需要此通知的阶段"
+
+
+def old_news(happened_at: datetime, recorded_at: datetime) -> str:
+    """Why the notices of a step are not sent at all ("" when they are): it was recorded long after it happened."""
+    if recorded_at - happened_at <= OLD_NEWS_AFTER:
+        return ""
+    return f"补录的步骤发生于{china_day(happened_at):%Y-%m-%d}，当时已在线下办理，不再补发通知"
