@@ -16,7 +16,7 @@ from jianyi.models.calendar import (
     WorkCalendar,
     parse_calendar_file,
 )
-from jianyi.models.policy import Policy, add_months, compute, end_of_day, overdue_repeats
+from jianyi.models.policy import Policy, add_months, compute, end_of_day, lateness, overdue_repeats
 
 CST = ZoneInfo("Asia/Shanghai")
 POLICY = Policy()
@@ -397,3 +397,19 @@ def test_a_certain_deadline_whose_escalation_date_is_provisional_says_exactly_th
 def test_provisional_marks_a_deadline_only_when_its_own_last_day_lacks_calendar_data() -> None:
     assert compute("reply", at(2026, 11, 20), POLICY, CAL).provisional is True  # ends in February 2027
     assert compute("sign", at(2026, 11, 2), POLICY, CAL).provisional is False
+
+
+# -- how late: counted as the rule counts, never "0" once the deadline has passed ------------------------
+def test_a_reply_deadline_passed_last_night_is_one_day_late_the_next_morning():
+    due = end_of_day(date(2025, 10, 9))
+    assert lateness("reply", due, at(2025, 10, 9, 23, 59), CAL) == "0天"  # not yet passed
+    assert lateness("reply", due, at(2025, 10, 10, 9), CAL) == "1天"
+    assert lateness("reply", due, at(2025, 11, 9, 9), CAL) == "31天"
+
+
+def test_a_working_day_deadline_is_late_in_working_days_once_one_has_passed():
+    due = end_of_day(date(2025, 9, 26))  # a Friday: the 27th is a Saturday, the 28th a 调休 working Sunday
+    assert lateness("sign", due, at(2025, 9, 27, 10), CAL) == "1天"  # no working day missed yet: not "0个工作日"
+    assert lateness("sign", due, at(2025, 9, 28, 10), CAL) == "1个工作日"
+    assert lateness("sign", due, at(2025, 10, 9, 10), CAL) == "4个工作日"  # 9-28, 9-29, 9-30, then 国庆 to 10-08, 10-09
+    assert lateness("sign", due, at(2025, 9, 29, 10), None) == "3天"  # without a calendar: calendar days

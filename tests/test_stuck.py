@@ -3,13 +3,14 @@ ordered by urgency, paged, each reason with its day count."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from helpers import CONGRESS, case_handle, do, quiesce, skip_past, suggestion
 
 from jianyi.models.commands import InputError
 from jianyi.models.db import session_for
+from jianyi.models.policy import end_of_day
 from jianyi.models.states import OPEN_VALUES
 from jianyi.models.stuck import KINDS, stuck_from
 from jianyi.models.tables import (
@@ -140,3 +141,13 @@ def test_no_kind_names_a_closed_state_so_a_closed_row_is_never_stuck(settings):
         db.commit()
         assert db.get(Suggestion, sid).stuck_from is None
     assert stuck_cases(settings.db_url, NOW).total == 0
+
+
+def test_a_case_whose_reply_deadline_passed_last_night_is_one_day_overdue_this_morning(settings):
+    morning = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
+    with session_for(settings.db_url) as db:
+        db.add_all([HandlingUnit(name="区城管局"), Session(code="16-3", name="三次会议")])
+        sid = case(db, 11, "handling", reply_due=end_of_day(date(2026, 11, 19)))
+        db.commit()
+    [found] = stuck_cases(settings.db_url, morning).cases
+    assert found.id == sid and found.reasons == ["逾期未答复（已逾期1天）"]  # not "0天"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import select
 
@@ -14,7 +14,7 @@ from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import CaseState
 from jianyi.models.db import load_calendar, session_for, to_db
 from jianyi.models.lifecycle import Lifecycle, allowed_actions
-from jianyi.models.policy import china_day, due_text
+from jianyi.models.policy import china_day, due_text, last_day, lateness
 from jianyi.models.states import STATE_LABELS, TERMINAL_VALUES, Role
 from jianyi.models.tables import Assignment, CaseSnapshot, DeadlineRow, Suggestion
 
@@ -87,18 +87,17 @@ def _todo(db, s: Suggestion, actions: list[str], calendar: WorkCalendar, now: da
     kind = WAITING_ON.get(s.state, "")
     row = db.exec(select(DeadlineRow).where(DeadlineRow.suggestion_id == s.id, DeadlineRow.kind == kind, DeadlineRow.current)).first() if kind else None
     due_at = to_db(row.due_at) if row else None
-    left, overdue = _left(calendar, due_at, now)
+    left, overdue = _left(calendar, kind, due_at, now)
     return Todo(s.id, s.number, s.title, STATE_LABELS[s.state], "、".join(label(a) for a in actions), due_text(due_at) if due_at else "—",
                 left, overdue, row.explanation if row else "", (0 if overdue else 1, due_at.isoformat() if due_at else "9999"))
 
 
-def _left(calendar: WorkCalendar, due_at: datetime | None, now: datetime) -> tuple[str, bool]:
+def _left(calendar: WorkCalendar, kind: str, due_at: datetime | None, now: datetime) -> tuple[str, bool]:
     if due_at is None:
         return "", False
-    today, last = china_day(now), china_day(due_at - timedelta(microseconds=1))  # due_at is 24:00 of the last day
     if due_at < now:
-        return f"已逾期{calendar.workdays_between(china_day(due_at), today)}个工作日", True
-    return f"剩余{calendar.workdays_between(today, last)}个工作日", False
+        return f"已逾期{lateness(kind, due_at, now, calendar)}", True
+    return f"剩余{calendar.workdays_between(china_day(now), last_day(due_at))}个工作日", False
 
 
 def deadline_rows(url: str, suggestion_id: str) -> list[DeadlineRow]:

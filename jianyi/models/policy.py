@@ -84,6 +84,9 @@ def rules(policy: Policy) -> dict[str, Rule]:
     }
 
 
+RULE_UNITS = {name: r.unit for name, r in rules(Policy()).items()}  # a rule's unit is not configurable
+
+
 class Skipped(BaseModel):
     day: date
     reason: str
@@ -136,6 +139,26 @@ def china_day(moment: datetime) -> date:
 def due_text(due_at: datetime) -> str:
     """How people read a due time: the last day, 24:00 (due_at itself is the next day's 00:00)."""
     return f"{china_day(due_at - timedelta(microseconds=1)).isoformat()} 24:00"
+
+
+def last_day(due_at: datetime) -> date:
+    """The last day a deadline allows (``due_at`` is the next day's 00:00 in China)."""
+    return china_day(due_at - timedelta(microseconds=1))
+
+
+def days_late(due_at: datetime, now: datetime) -> int:
+    """Calendar days past a deadline: 1 on the first day after its last day, 0 while it has not passed."""
+    return (china_day(now) - last_day(due_at)).days if due_at < now else 0
+
+
+def lateness(rule_name: str, due_at: datetime, now: datetime, calendar: WorkCalendar | None) -> str:
+    """How far past its deadline a case is, counted as the rule counts (N个工作日 or N天): the one wording
+    of "how late" for the 工作台, the stuck view and the digests. Never "0": before a working day has
+    passed, a working-day deadline is N天 late."""
+    if calendar is not None and rule_name in RULE_UNITS and RULE_UNITS[rule_name] == Unit.WORKDAYS:
+        if workdays := calendar.workdays_between(last_day(due_at), china_day(now)):
+            return f"{workdays}个工作日"
+    return f"{days_late(due_at, now)}天"
 
 
 def compute(

@@ -20,7 +20,7 @@ from sqlmodel import select
 
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.db import to_db
-from jianyi.models.policy import china_day, due_text
+from jianyi.models.policy import due_text, lateness
 from jianyi.models.states import AWAITING_REPLY, OPEN_VALUES, STATE_LABELS, State
 from jianyi.models.tables import Assignment, Escalation, Suggestion
 
@@ -290,14 +290,6 @@ def _describe(s: Any, matched: list[Kind], details: _Details, now: datetime, cal
     )
 
 
-def _workdays(calendar: WorkCalendar | None, since: datetime | None, now: datetime) -> str:
-    if since is None:
-        return ""
-    if calendar is None:
-        return f"{(now - since).days}天"
-    return f"{calendar.workdays_between(china_day(since), china_day(now))}个工作日"
-
-
 def _reason(name: str, s: Any, details: _Details, now: datetime, calendar: WorkCalendar | None) -> str:
     days = lambda since: (now - since).days if since else 0  # noqa: E731
     if name == "error":
@@ -306,16 +298,16 @@ def _reason(name: str, s: Any, details: _Details, now: datetime, calendar: WorkC
         since = details.escalated_at.get(s.id)
         return f"督查室督办中（{days(since)}天前移交）" if since else "已移交督查室，待处理"
     if name == "overdue":
-        return f"逾期未答复（已逾期{days(s.reply_due)}天）"
+        return f"逾期未答复（已逾期{lateness('reply', s.reply_due, now, calendar)}）"
     if name == "commitment_missed":
         return f"承诺事项逾期未兑现{s.missed_commitments}项"
     if name == "unsigned":
-        return f"超过签收期限未签收（已超{_workdays(calendar, s.sign_due, now)}）"
+        return f"超过签收期限未签收（已超{lateness('sign', s.sign_due, now, calendar)}）"
     if name == "not_assigned":
-        return f"闭会期间建议超过交办期限未交办（已超{_workdays(calendar, s.assign_due, now)}）"
+        return f"闭会期间建议超过交办期限未交办（已超{lateness('assign', s.assign_due, now, calendar)}）"
     if name == "not_reviewed":
-        return f"超过阅看期限未阅看（已超{_workdays(calendar, s.review_due, now)}）"
+        return f"超过阅看期限未阅看（已超{lateness('review', s.review_due, now, calendar)}）"
     if name == "co_opinion":
-        return f"协办意见逾期（{'、'.join(details.co_units.get(s.id, []))}，已逾期{days(s.co_opinion_due)}天）"
+        return f"协办意见逾期（{'、'.join(details.co_units.get(s.id, []))}，已逾期{lateness('co_opinion', s.co_opinion_due, now, calendar)}）"
     due = f"，评价期限{due_text(s.evaluation_due)}" if s.evaluation_due else ""
     return f"等待代表评价（已{days(s.replied_at)}天{due}）"
