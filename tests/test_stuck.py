@@ -143,11 +143,14 @@ def test_no_kind_names_a_closed_state_so_a_closed_row_is_never_stuck(settings):
     assert stuck_cases(settings.db_url, NOW).total == 0
 
 
-def test_a_case_whose_reply_deadline_passed_last_night_is_one_day_overdue_this_morning(settings):
+def test_a_deadline_passed_last_night_is_one_day_overdue_this_morning_and_an_escalation_of_today_says_today(settings):
     morning = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
     with session_for(settings.db_url) as db:
         db.add_all([HandlingUnit(name="区城管局"), Session(code="16-3", name="三次会议")])
         sid = case(db, 11, "handling", reply_due=end_of_day(date(2026, 11, 19)))
+        escalated = case(db, 12, "handling", reply_due=morning + 20 * DAY, open_escalations=1)
+        db.add(Escalation(suggestion_id=escalated, reason="逾期未答复", escalated_at=morning - timedelta(minutes=30)))
         db.commit()
-    [found] = stuck_cases(settings.db_url, morning).cases
-    assert found.id == sid and found.reasons == ["逾期未答复（已逾期1天）"]  # not "0天"
+    reasons = {c.id: c.reasons for c in stuck_cases(settings.db_url, morning).cases}
+    assert reasons[sid] == ["逾期未答复（已逾期1天）"]  # not "0天"
+    assert reasons[escalated] == ["督查室督办中（今天移交）"]  # not "0天前"

@@ -20,7 +20,7 @@ from sqlmodel import select
 
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.db import to_db
-from jianyi.models.policy import due_text, lateness
+from jianyi.models.policy import china_day, due_text, lateness
 from jianyi.models.states import AWAITING_REPLY, OPEN_VALUES, STATE_LABELS, State
 from jianyi.models.tables import Assignment, Escalation, Suggestion
 
@@ -291,12 +291,14 @@ def _describe(s: Any, matched: list[Kind], details: _Details, now: datetime, cal
 
 
 def _reason(name: str, s: Any, details: _Details, now: datetime, calendar: WorkCalendar | None) -> str:
-    days = lambda since: (now - since).days if since else 0  # noqa: E731
+    days = lambda since: (china_day(now) - china_day(since)).days if since else 0  # noqa: E731  (days by the calendar)
     if name == "error":
         return f"处理异常：{s.error}"
     if name == "escalated":
         since = details.escalated_at.get(s.id)
-        return f"督查室督办中（{days(since)}天前移交）" if since else "已移交督查室，待处理"
+        if since is None:
+            return "已移交督查室，待处理"
+        return f"督查室督办中（{days(since)}天前移交）" if days(since) else "督查室督办中（今天移交）"
     if name == "overdue":
         return f"逾期未答复（已逾期{lateness('reply', s.reply_due, now, calendar)}）"
     if name == "commitment_missed":
