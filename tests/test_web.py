@@ -6,11 +6,12 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 import pytest
 import pytest_asyncio
-from helpers import do, outbox, seed_directory, stop_all, submit_and_assign, suggestion
+from helpers import do, outbox, seed_directory, skip_past, stop_all, submit_and_assign, suggestion
 from web_helpers import ready_accounts
 
 from jianyi import accounts, directory
@@ -400,3 +401,18 @@ async def test_the_admin_follows_the_failure_notice_link_to_the_notices_that_wer
     assert "区统计局" in one.text and "交办通知" in one.text
     unknown = await site.get("/outbox?suggestion=16-3-99999")
     assert unknown.status_code == 200 and "找不到" in unknown.text
+
+
+async def test_an_overdue_case_sent_to_the_supervision_office_is_on_its_todo_list_until_it_acts(site, engine, settings, env):
+    t0 = await env.get_current_time() - timedelta(days=130)  # a paper case assigned 130 days ago, never answered
+    office = {"on_behalf_of": "congress_office:区人大常委会代表工作委员会"}
+    sid = await engine.submit(suggestion(settings), "管理员", role="admin", effective_at=t0)
+    await engine.act(sid, "review", "管理员", "admin", {"decision": "register"}, effective_at=t0 + timedelta(days=1), **office)
+    case = await engine.act(sid, "assign", "管理员", "admin", {"lead_unit": "区地方金融工作局"}, effective_at=t0 + timedelta(days=2), **office)
+    await skip_past(env, case.agenda_hold_until)
+    assert (await engine.view(sid)).open_escalation is not None
+    number = case.submission.display_number
+    await login(site, "dcs")
+    assert todo_of((await site.get("/")).text, number) == "督查处理（通报、限期整改或结束督办）"
+    await do(engine, sid, "act_on_escalation", "supervision_office:区政府督查室", decision="notice", comment="予以通报")
+    assert todo_of((await site.get("/")).text, number) == ""  # acted on: the unit is the one to move now

@@ -73,7 +73,8 @@ def _actions(s: Suggestion, case: CaseState | None, role: Role, name: str, co_pe
     if role == Role.SUPERVISOR:
         return ["remark"] if s.supervisor == name else []  # a supervisor's work is its remarks on its key cases
     if case is not None:
-        actions = [a for a in allowed_actions(case, name, role, now) if a not in OPTIONAL]
+        allowed = allowed_actions(case, name, role, now)
+        actions = [a for a in allowed if a not in OPTIONAL or _awaited(case, a, allowed)]
         # a co-handler's work is its opinion (it may also contact the deputy, but nobody waits on that)
         return [a for a in actions if a == "co_opinion"] if role == Role.UNIT and case.lead_unit != name else actions
     # a row recorded before snapshots were kept (until its next transition or `jianyi admin recompute`): by its state
@@ -81,6 +82,13 @@ def _actions(s: Suggestion, case: CaseState | None, role: Role, name: str, co_pe
     if role == Role.UNIT and s.lead_unit != name:
         return ["co_opinion"] if s.id in co_pending else []
     return [] if role == Role.DEPUTY and s.lead_deputy != name else actions
+
+
+def _awaited(case: CaseState, action: str, allowed: list[str]) -> bool:
+    """An optional act someone waits for now: 督查室's first step on an escalation nobody has acted on yet
+    (an escalated case's own to-do is 处理督查事项, so it is not listed twice there)."""
+    esc = case.open_escalation
+    return action == "act_on_escalation" and "resolve_escalation" not in allowed and esc is not None and not esc.steps
 
 
 def _todo(db, s: Suggestion, actions: list[str], calendar: WorkCalendar, now: datetime) -> Todo:  # noqa: ANN001
