@@ -199,6 +199,7 @@ async def test_the_statistics_page_shows_figures_charts_and_downloads_for_the_of
     await login(site, "dgw")
     page = await site.get(f"/reports?session={settings.task_queue}")
     assert page.status_code == 200 and "<svg" in page.text and "满意的1件，占100.00%" in page.text
+    assert "满意（1件）" in page.text and "另有未表态0件（不计入百分比）" in page.text and "未表态(件)" not in page.text
     book = await site.get(f"/reports/{settings.task_queue}/statistics.xlsx")
     assert book.status_code == 200 and book.content[:2] == b"PK"
     await login(site, "jr")
@@ -416,3 +417,10 @@ async def test_an_overdue_case_sent_to_the_supervision_office_is_on_its_todo_lis
     assert todo_of((await site.get("/")).text, number) == "督查处理（通报、限期整改或结束督办）"
     await do(engine, sid, "act_on_escalation", "supervision_office:区政府督查室", decision="notice", comment="予以通报")
     assert todo_of((await site.get("/")).text, number) == ""  # acted on: the unit is the one to move now
+
+
+def test_a_unit_name_with_markup_is_drawn_as_text_in_a_chart():
+    from jianyi.api.report_pages import bars
+
+    drawn = bars({"区<script>alert(1)</script>局": 1.0}, unit="件")
+    assert "<script>" not in drawn and "&lt;script&gt;" in drawn

@@ -3,6 +3,7 @@ download, and the admin's import form with its row-numbered errors."""
 
 from __future__ import annotations
 
+from html import escape
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -39,7 +40,7 @@ def bars(values: dict[str, float], unit: str = "%", width: int = 520) -> str:
     rows = []
     for i, (name, value) in enumerate(values.items()):
         w = int((width - 220) * value / top)
-        rows.append(f'<text x="0" y="{i * 24 + 16}" font-size="13">{name[:12]}</text>'
+        rows.append(f'<text x="0" y="{i * 24 + 16}" font-size="13">{escape(name[:12])}</text>'
                     f'<rect x="170" y="{i * 24 + 4}" width="{w}" height="16" fill="#8b0000"/>'
                     f'<text x="{176 + w}" y="{i * 24 + 16}" font-size="12">{value:g}{unit}</text>')
     return f'<svg viewBox="0 0 {width} {len(values) * 24 + 8}" width="100%" role="img">{"".join(rows)}</svg>'
@@ -59,7 +60,7 @@ async def reports_page(request: Request, me: Ready, session: str = "", period: s
     charts = {}
     if f:
         d = f.first_result
-        charts["evaluation"] = bars({w: float(d.pct(w)) for w in d.counts} | {"未表态(件)": d.no_view})
+        charts["evaluation"] = bars({f"{w}（{n}件）": float(d.pct(w)) for w, n in d.counts.items()})  # 未表态 is a count, said apart
         charts["units"] = bars({u: g.replied for u, g in breakdown(rows, "lead_unit").items()}, unit="件")
     return render(request, "reports.html", me, sessions=sessions, session=session, period=period, f=f, charts=charts,
                   text=report_text(rows, period or None) if f else "", message=message, can_import=Role(me.role) == Role.ADMIN)
