@@ -1022,6 +1022,7 @@ USAGE = [
     (r"Missing option '([^']+)'\.?(?: Choose from:\s*(.*))?", r"缺少选项 \1"),
     (r"Missing argument '([^']+)'\.?", r"缺少参数 \1"),
     (r"No such option: (\S+)(?: \(Possible options: ([^)]*)\)| Did you mean ([^?]*)\?)?", r"没有选项 \1"),
+    (r"No such command '([^']+)'\. Did you mean ([^?]*)\?", r"没有命令「\1」，是不是要用：\2？"),
     (r"No such command '([^']+)'\.?", r"没有命令「\1」"),
     (r"Option '([^']+)' requires an argument\.?", r"选项 \1 需要一个值"),
     (r"Got unexpected extra arguments? \(([^)]*)\)", r"多余的参数：\1"),

@@ -69,6 +69,7 @@ def test_usage_errors_are_in_chinese(tmp_path):
         (["review", "16-3-40", "--decision", "maybe"], "选项 --decision 的取值「maybe」无效"),
         (["stuck", "--bogus"], "没有选项 --bogus"),
         (["fly"], "没有命令「fly」"),
+        (["stuk"], "没有命令「stuk」，是不是要用：stuck"),
         (["fulfil", "16-3-40", "--number", "one", "--text", "x"], "选项 --number 的取值应为整数"),
     ]
     for args, phrase in cases:
