@@ -19,13 +19,13 @@ from jianyi.models.agenda import AGENDA_LABELS
 from jianyi.models.audit import GENESIS, Head, event_hash, hashed_fields
 from jianyi.models.commands import InputError, unknown_suggestion
 from jianyi.models.contacts import mask_address, mask_secrets
-from jianyi.models.db import load_calendar, session_for
+from jianyi.models.db import load_calendar, session_for, to_db
 from jianyi.models.lifecycle import (
     ROLE_LABELS,
     STATE_LABELS,
     Role,
 )
-from jianyi.models.notices import DIGEST_KINDS, FAILED
+from jianyi.models.notices import DIGEST_KINDS, FAILED, STATUS_LABELS
 from jianyi.models.policy import CST, china_day
 from jianyi.models.stuck import StuckCase, StuckPage, find_stuck  # noqa: F401  (StuckCase: re-exported)
 from jianyi.models.tables import AuditEvent, HandlingUnit, Outbox, Session, Suggestion
@@ -76,6 +76,8 @@ class TimelineEntry:
     detail: dict[str, Any] = field(default_factory=dict)
     hash: str = ""
     prev_hash: str = ""
+    notices: dict[str, int] = field(default_factory=dict)  # what became of the notices it wrote, by outbox status, now
+    held_until: str = ""  # the latest moment a held one of them waits for
 
 
 def timeline(url: str, suggestion_id: str) -> tuple[Suggestion | None, list[TimelineEntry]]:
@@ -83,6 +85,7 @@ def timeline(url: str, suggestion_id: str) -> tuple[Suggestion | None, list[Time
         sug = db.get(Suggestion, suggestion_id)
         events = list(db.exec(select(AuditEvent).where(AuditEvent.suggestion_id == suggestion_id).order_by(AuditEvent.seq)))
         calendar = load_calendar(db)
+        notices = _notices_by_event(db, suggestion_id)
     assigned_day = None
     entries: list[TimelineEntry] = []
     for e in events:
@@ -104,20 +107,47 @@ def timeline(url: str, suggestion_id: str) -> tuple[Suggestion | None, list[Time
                 detail=e.payload,
                 hash=e.hash,
                 prev_hash=e.prev_hash,
+                **notices.get(e.seq, {}),
             )
         )
     return sug, entries
 
 
+def _notices_by_event(db: DbSession, suggestion_id: str) -> dict[int, dict[str, Any]]:
+    """For each audit event, what became of the notices it wrote (the outbox as it stands)."""
+    found: dict[int, dict[str, Any]] = {}
+    q = select(Outbox.seq, Outbox.status, Outbox.hold_until).where(Outbox.suggestion_id == suggestion_id, Outbox.seq > 0)
+    for seq, status, hold_until in db.exec(q):
+        entry = found.setdefault(seq, {"notices": {}, "held_until": ""})
+        entry["notices"][status] = entry["notices"].get(status, 0) + 1
+        if status == "held" and hold_until is not None:
+            entry["held_until"] = max(entry["held_until"], to_db(hold_until).isoformat())
+    return found
+
+
+# the order in which a line names what became of an event's notices
+_NOTICE_ORDER = ("sent", "sending", "pending", "held", "failed", "no_address", "skipped")
+
+
 def describe_event(entry: TimelineEntry) -> str:
-    """One line in Chinese for a timeline entry (with the quiet-rule hold of its notices, if any)."""
-    text = _describe(entry)
-    held = entry.detail.get("held_until")
+    """One line in Chinese for a timeline entry, with what became of its notices (sent, held, not sent)."""
+    return _describe(entry) + _notices_text(entry)
+
+
+def _notices_text(entry: TimelineEntry) -> str:
     if entry.detail.get("notices_withheld"):
-        text += f"（补录的往事：{entry.detail['notices_withheld']}条通知不再发送，当时已在线下办理）"
-    elif held:
-        text += f"（通知按工作时间暂缓至 {datetime.fromisoformat(held).astimezone(CST):%Y-%m-%d %H:%M}）"
-    return text
+        return f"（补录的往事：{entry.detail['notices_withheld']}条通知不再发送，当时已在线下办理）"
+    if not entry.notices:  # none written, or none kept: what the audit says of the hold
+        held = entry.detail.get("held_until")
+        return f"（通知按工作时间暂缓至 {datetime.fromisoformat(held).astimezone(CST):%Y-%m-%d %H:%M}）" if held else ""
+    parts = []
+    for status in sorted(entry.notices, key=lambda s: _NOTICE_ORDER.index(s) if s in _NOTICE_ORDER else 99):
+        n = entry.notices[status]
+        if status == "held" and entry.held_until:
+            parts.append(f"{n}条按工作时间暂缓至 {datetime.fromisoformat(entry.held_until).astimezone(CST):%Y-%m-%d %H:%M}")
+        else:
+            parts.append(f"{n}条{STATUS_LABELS.get(status, status)}")
+    return f"（通知：{'，'.join(parts)}）"
 
 
 def _describe(entry: TimelineEntry) -> str:

@@ -22,12 +22,18 @@ from helpers import (
 from jianyi.activities.calendar import load_calendar
 from jianyi.models.db import session_for
 from jianyi.models.policy import CST, delivery_time
-from jianyi.queries import outbox_rows
+from jianyi.queries import describe_event, outbox_rows, timeline
 from jianyi.scheduler import JOBS, start_digest, workflow_id
 
 
 def quiet(settings):  # noqa: ANN001, ANN201
     return settings.model_copy(update={"quiet_hours": True})
+
+
+def overdue_line(settings, sid: str) -> str:  # noqa: ANN001
+    """The timeline's line for the overdue notice, as `jianyi timeline` and the case page show it."""
+    _, entries = timeline(settings.db_url, sid)
+    return next(describe_event(e) for e in entries if e.detail.get("kind") == "overdue")
 
 
 async def test_an_overdue_notice_at_midnight_is_held_to_the_next_working_morning(env, settings, mail):
@@ -56,6 +62,7 @@ async def test_an_overdue_notice_at_midnight_is_held_to_the_next_working_morning
                 fired = [e for e in audit(settings, sid) if e.payload.get("kind") == "overdue"]
                 assert fired[0].payload["held_until"] == expected.isoformat()
                 assert not [m for m in mails(mail, sid) if "|overdue|" in m.key]
+                assert overdue_line(settings, sid).endswith(f"（通知：2条按工作时间暂缓至 {expected.astimezone(CST):%Y-%m-%d} 09:00）")
 
                 await skip_to(env, expected - timedelta(minutes=1))
                 assert {n.status for n in outbox(settings, sid, "overdue")} == {"held"}
@@ -66,6 +73,7 @@ async def test_an_overdue_notice_at_midnight_is_held_to_the_next_working_morning
                     await env.sleep(timedelta(seconds=1))
                 assert {n.status for n in outbox(settings, sid, "overdue")} == {"sent"}
                 assert len([m for m in mails(mail, sid) if "|overdue|" in m.key]) == 2  # the unit and the office
+                assert overdue_line(settings, sid).endswith("（通知：2条已发送）")  # the timeline says what became of them
             finally:
                 for s in engine.started:
                     await stop_if_open(env, case_handle(env, s))
