@@ -107,12 +107,12 @@ async def test_a_unit_cannot_open_or_act_on_another_units_case_by_url(site, engi
 @pytest.mark.parametrize(
     ("login_name", "allowed"),
     [("yyb", {"/", "/case", "/submit"}), ("jr", {"/", "/case", "/stuck"}), ("cg", {"/", "/stuck"}), ("dgw", {"/", "/case", "/stuck"}),
-     ("wk", {"/", "/stuck"}), ("sj", {"/", "/case", "/stuck"}), ("root", {"/", "/case", "/stuck", "/admin"})],
+     ("wk", {"/", "/stuck"}), ("sj", {"/", "/case", "/stuck"}), ("root", {"/", "/case", "/stuck", "/admin", "/outbox"})],
 )
 async def test_every_page_answers_200_or_403_as_the_roles_allow(site, engine, login_name, allowed):
     sid = await submit_and_assign(engine)
     await login(site, login_name)
-    for path in ("/", "/case", "/stuck", "/admin", "/submit"):
+    for path in ("/", "/case", "/stuck", "/admin", "/submit", "/outbox"):
         real = f"/suggestions/{sid}" if path == "/case" else path
         status = (await site.get(real)).status_code
         assert status == (200 if path in allowed else 403), (login_name, path, status)
