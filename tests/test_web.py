@@ -424,3 +424,16 @@ def test_a_unit_name_with_markup_is_drawn_as_text_in_a_chart():
 
     drawn = bars({"区<script>alert(1)</script>局": 1.0}, unit="件")
     assert "<script>" not in drawn and "&lt;script&gt;" in drawn
+
+
+async def test_the_case_page_marks_the_deadline_the_case_waits_on_now(site, engine):
+    sid = await submit_and_assign(engine)
+    await login(site, "jr")
+
+    def marked(html: str) -> str:
+        found = re.search(r"<b>([^<]+)</b>：[^<]*\s*<span[^>]*id=\"waiting\">当前：([^<]+)</span>", html)
+        return f"{found.group(1)} {found.group(2)}" if found else ""
+
+    assert re.fullmatch(r"签收（申请调整）期限 剩余\d+个工作日", marked((await site.get(f"/suggestions/{sid}")).text))
+    await do(engine, sid, "sign", "unit:区地方金融工作局")
+    assert re.fullmatch(r"答复期限 剩余\d+个工作日", marked((await site.get(f"/suggestions/{sid}")).text))

@@ -228,7 +228,9 @@ def case_context(request: Request, account: Account, case) -> dict[str, Any]:  #
     settings: Settings = request.app.state.settings
     _, entries = timeline(settings.db_url, case.id)
     rows = {r.kind: r for r in views.deadline_rows(settings.db_url, case.id)}
+    waiting, left, late = views.waiting_on(settings.db_url, case.state, case.deadlines, datetime.now(UTC))
     return {
+        "waiting": waiting, "left": left, "late": late,
         "case": case, "buttons": buttons(account, case), "deadlines": case.deadlines, "rows": rows,
         "events": [(e, describe_event(e)) for e in entries],
         "when": lambda text: datetime.fromisoformat(text).astimezone(CST).strftime("%Y-%m-%d %H:%M"),

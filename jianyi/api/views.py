@@ -14,7 +14,7 @@ from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import CaseState
 from jianyi.models.db import load_calendar, session_for, to_db
 from jianyi.models.lifecycle import Lifecycle, allowed_actions
-from jianyi.models.policy import china_day, due_text, last_day, lateness
+from jianyi.models.policy import ComputedDeadline, china_day, due_text, last_day, lateness
 from jianyi.models.states import STATE_LABELS, TERMINAL_VALUES, Role
 from jianyi.models.tables import Assignment, CaseSnapshot, DeadlineRow, Suggestion
 
@@ -106,6 +106,16 @@ def _left(calendar: WorkCalendar, kind: str, due_at: datetime | None, now: datet
     if due_at < now:
         return f"已逾期{lateness(kind, due_at, now, calendar)}", True
     return f"剩余{calendar.workdays_between(china_day(now), last_day(due_at))}个工作日", False
+
+
+def waiting_on(url: str, state: str, deadlines: dict[str, ComputedDeadline], now: datetime) -> tuple[str, str, bool]:
+    """The deadline a case in ``state`` waits on now, with the 工作台's words for it (剩余… / 已逾期…)."""
+    kind = WAITING_ON.get(state, "")
+    if kind not in deadlines:
+        return "", "", False
+    with session_for(url) as db:
+        calendar = load_calendar(db)
+    return kind, *_left(calendar, kind, deadlines[kind].due_at, now)
 
 
 def deadline_rows(url: str, suggestion_id: str) -> list[DeadlineRow]:
