@@ -437,3 +437,16 @@ async def test_the_case_page_marks_the_deadline_the_case_waits_on_now(site, engi
     assert re.fullmatch(r"签收（申请调整）期限 剩余\d+个工作日", marked((await site.get(f"/suggestions/{sid}")).text))
     await do(engine, sid, "sign", "unit:区地方金融工作局")
     assert re.fullmatch(r"答复期限 剩余\d+个工作日", marked((await site.get(f"/suggestions/{sid}")).text))
+
+
+async def test_a_parameter_of_the_wrong_kind_is_answered_in_chinese_on_a_page_and_in_the_api(site, settings):
+    await login(site, "root")
+    page = await site.get("/stuck", params={"page": "abc"})
+    assert page.status_code == 400 and "「page」应为整数" in page.text and "int_parsing" not in page.text
+    listing = await site.get("/outbox", params={"failed": "perhaps"})
+    assert listing.status_code == 400 and "「failed」应为是或否" in listing.text
+    token = accounts.create_token(settings.db_url, "jr")
+    api = await site.get("/api/stuck", params={"page": "abc"}, headers={"Authorization": f"Bearer {token}"})
+    body = api.json()
+    assert api.status_code == 422 and body["code"] == "invalid_input" and "「page」应为整数" in body["message"]
+    assert body["detail"][0]["type"] == "int_parsing"  # pydantic's exact error, for developers

@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
@@ -35,7 +37,7 @@ from jianyi.api.auth import (
 )
 from jianyi.models.accounts import Account
 from jianyi.models.actions import label
-from jianyi.models.commands import InputError
+from jianyi.models.commands import InputError, errors_text
 from jianyi.models.contacts import CHANNEL_LABELS
 from jianyi.models.db import DatabaseProblem, to_db
 from jianyi.models.lifecycle import allowed_actions
@@ -92,6 +94,15 @@ def _errors(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"code": "login_required", "message": exc.message}, status_code=401)
         return RedirectResponse(f"/login?next={quote(request.url.path)}&why={quote(exc.message)}", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        """A query, path or body value of the wrong kind: said in Chinese, naming the parameter (never FastAPI's
+        English); the API keeps pydantic's exact errors beside it for developers."""
+        message = "请求参数有误：" + errors_text(exc.errors(), lambda loc: str(loc[-1]) if loc else "")
+        if _wants_json(request):
+            return JSONResponse({"code": "invalid_input", "message": message, "detail": jsonable_encoder(exc.errors())}, status_code=422)
+        return error(request, 400, "invalid_input", message)
 
     @app.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden) -> Response:

@@ -7,6 +7,7 @@ alike: a bad payload is refused before it reaches workflow history.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any, Literal, TypeVar
 
@@ -354,9 +355,14 @@ _TYPE_TEXT = {
 
 
 def chinese_errors(model: type[BaseModel], exc: ValidationError) -> str:
+    return errors_text(exc.errors(), lambda loc: _field_title(model, loc))
+
+
+def errors_text(errors: Sequence[Any], title_of: Callable[[tuple[Any, ...]], str]) -> str:
+    """pydantic's errors in Chinese, each field named by ``title_of(loc)`` (also for FastAPI's request errors)."""
     out = []
-    for err in exc.errors():
-        title = _field_title(model, err["loc"])
+    for err in errors:
+        title = title_of(tuple(err["loc"]))
         kind = err["type"]
         if kind == "literal_error":
             expected = str(err.get("ctx", {}).get("expected", "")).replace("'", "").replace(" or ", ", ")
