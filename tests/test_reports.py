@@ -69,6 +69,13 @@ def test_the_text_of_both_periods_counts_each_period_apart_as_the_seed_report_do
     assert inter.startswith("承办闭会期间代表建议2件") and "会议期间" not in inter
 
 
+def test_a_period_nobody_has_evaluated_yet_gives_no_percentages_of_nothing():
+    waiting = [row(n, period="闭会期间", state="handling", replied_at=None, on_time_reply=None, reply_class="") for n in (1, 2)]
+    assert report_text(waiting) == "承办闭会期间代表建议2件，已办复0件，办复率0.00%。代表尚未作出评价。"
+    lapsed = [row(1, ("未表态", "未表态"))]
+    assert "另有1件代表未表态（不计入满意），尚无满意度可计。" in report_text(lapsed) and "占0.00%" not in report_text(lapsed)
+
+
 def test_reply_rate_and_on_time_rate_come_from_the_replies():
     f = figures([row(1, ("满意", "满意")), row(2, replied_at=None, state="handling"), row(3, ("满意", "满意"), on_time_reply=False)])
     assert (f.assigned, f.replied, f.reply_rate, f.on_time, f.on_time_rate) == (3, 2, Decimal("66.67"), 1, Decimal("50.00"))

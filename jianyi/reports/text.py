@@ -11,6 +11,8 @@ PERIOD_WORDS = {"大会期间": "会议期间", "闭会期间": "闭会期间"}
 def evaluation_sentence(d: Distribution, dimension: str = "") -> str:
     """代表对办理工作满意的155件，占92.81%；基本满意12件，占7.19%。(不满意 only when there is one)"""
     n = d.counts
+    if not d.evaluated:  # no percentage of nothing: "满意的0件，占0.00%" would read as a verdict
+        return f"另有{d.no_view}件代表未表态（不计入满意），尚无满意度可计。" if d.no_view else "代表尚未作出评价。"
     parts = [f"代表{'对' + dimension if dimension else ''}满意的{n['满意']}件，占{d.pct('满意')}%", f"基本满意{n['基本满意']}件，占{d.pct('基本满意')}%"]
     if n["不满意"]:
         parts.append(f"不满意{n['不满意']}件，占{d.pct('不满意')}%")
