@@ -398,6 +398,7 @@ def status(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
     """一件建议的实时状态与全部期限（来自工作流）。"""
     from jianyi.models.actions import label as action_label
     from jianyi.models.lifecycle import allowed_actions
+    from jianyi.queries import waiting_on
 
     async def go():  # noqa: ANN202
         engine = await _engine()
@@ -425,8 +426,9 @@ def status(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
         lines.append(f"  标记：{'、'.join(flags)}")
     if case.outcome:
         lines.append(f"  结果：{case.outcome}" + ("" if case.on_time is None else ("（按期）" if case.on_time else "（逾期）")))
-    for d in case.deadlines.values():
-        mark = "（暂定）" if d.provisional else ""
+    waiting, left, _ = waiting_on(records_url(), case.state, case.deadlines, datetime.now(UTC))
+    for kind, d in case.deadlines.items():
+        mark = ("（暂定）" if d.provisional else "") + (f"    当前：{left}" if kind == waiting else "")
         lines.append(f"  {d.label}：{d.display_due()}{mark}")
         lines.append(f"      {d.explanation}")
     for c in case.commitments:

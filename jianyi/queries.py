@@ -26,7 +26,7 @@ from jianyi.models.lifecycle import (
     Role,
 )
 from jianyi.models.notices import DIGEST_KINDS, FAILED, STATUS_LABELS
-from jianyi.models.policy import CST, china_day
+from jianyi.models.policy import CST, WAITING_ON, ComputedDeadline, china_day, time_left
 from jianyi.models.stuck import StuckCase, StuckPage, find_stuck  # noqa: F401  (StuckCase: re-exported)
 from jianyi.models.tables import AuditEvent, HandlingUnit, Outbox, Session, Suggestion
 
@@ -51,6 +51,16 @@ def stuck_cases(
         calendar = load_calendar(db)
         return find_stuck(db, now, unit=unit, kind=kind, session=session, supervisor=supervisor,
                           page=page, per_page=per_page, calendar=calendar)
+
+
+def waiting_on(url: str, state: str, deadlines: dict[str, ComputedDeadline], now: datetime) -> tuple[str, str, bool]:
+    """The deadline a case in ``state`` waits on now, and how it stands: (rule, 剩余… / 已逾期…, overdue)."""
+    rule = WAITING_ON.get(state, "")
+    if rule not in deadlines:
+        return "", "", False
+    with session_for(url) as db:
+        calendar = load_calendar(db)
+    return rule, *time_left(rule, deadlines[rule].due_at, now, calendar)
 
 
 def _refuse_unregistered(db: DbSession, unit: str | None, session: str | None) -> None:

@@ -16,7 +16,15 @@ from jianyi.models.calendar import (
     WorkCalendar,
     parse_calendar_file,
 )
-from jianyi.models.policy import Policy, add_months, compute, end_of_day, lateness, overdue_repeats
+from jianyi.models.policy import (
+    Policy,
+    add_months,
+    compute,
+    end_of_day,
+    lateness,
+    overdue_repeats,
+    time_left,
+)
 
 CST = ZoneInfo("Asia/Shanghai")
 POLICY = Policy()
@@ -413,3 +421,9 @@ def test_a_working_day_deadline_is_late_in_working_days_once_one_has_passed():
     assert lateness("sign", due, at(2025, 9, 28, 10), CAL) == "1个工作日"
     assert lateness("sign", due, at(2025, 10, 9, 10), CAL) == "4个工作日"  # 9-28, 9-29, 9-30, then 国庆 to 10-08, 10-09
     assert lateness("sign", due, at(2025, 9, 29, 10), None) == "3天"  # without a calendar: calendar days
+
+
+def test_time_left_counts_working_days_down_then_lateness_up():
+    due = end_of_day(date(2025, 10, 9))  # the first working day after 国庆
+    assert time_left("reply", due, at(2025, 9, 29, 10), CAL) == ("剩余2个工作日", False)  # 9-30, 10-09
+    assert time_left("reply", due, at(2025, 10, 10, 10), CAL) == ("已逾期1天", True)

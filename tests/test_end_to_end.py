@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -86,6 +87,8 @@ def test_cli_drives_a_case_to_closed_across_a_worker_crash(cli_env, mail, tmp_pa
         jianyi(env, "--as", "congress_office:代表工委", "review", sid, "--decision", "register")
         jianyi(env, "--as", "congress_office:代表工委", "assign", sid, "--lead", UNIT)
         jianyi(env, "--as", f"unit:{UNIT}", "sign", sid)
+        shown = jianyi(env, "--as", f"unit:{UNIT}", "status", sid).stdout  # the deadline it waits on, counted down
+        assert re.search(r"答复期限：\S+ 24:00(（暂定）)?    当前：剩余\d+个工作日", shown), shown
         refused = jianyi(env, "--as", f"unit:{UNIT}", "reply", sid, "--class", "A", "--text", "答复", "--signed-by", "局长", ok=False)
         assert refused.returncode == 1 and "沟通" in refused.stderr and "Traceback" not in refused.stderr
         jianyi(env, "--as", f"unit:{UNIT}", "contact", sid, "--method", "座谈", "--on", datetime.now(CST).date().isoformat())

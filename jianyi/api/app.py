@@ -43,7 +43,7 @@ from jianyi.models.db import DatabaseProblem, to_db
 from jianyi.models.lifecycle import allowed_actions
 from jianyi.models.policy import CST
 from jianyi.models.states import ROLE_LABELS, Role
-from jianyi.queries import describe_event, timeline
+from jianyi.queries import describe_event, timeline, waiting_on
 from jianyi.settings import ServiceUnreachable, Settings
 
 LOG = logging.getLogger("jianyi.api")
@@ -239,7 +239,7 @@ def case_context(request: Request, account: Account, case) -> dict[str, Any]:  #
     settings: Settings = request.app.state.settings
     _, entries = timeline(settings.db_url, case.id)
     rows = {r.kind: r for r in views.deadline_rows(settings.db_url, case.id)}
-    waiting, left, late = views.waiting_on(settings.db_url, case.state, case.deadlines, datetime.now(UTC))
+    waiting, left, late = waiting_on(settings.db_url, case.state, case.deadlines, datetime.now(UTC))
     return {
         "waiting": waiting, "left": left, "late": late,
         "case": case, "buttons": buttons(account, case), "deadlines": case.deadlines, "rows": rows,

@@ -14,16 +14,9 @@ from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import CaseState
 from jianyi.models.db import load_calendar, session_for, to_db
 from jianyi.models.lifecycle import Lifecycle, allowed_actions
-from jianyi.models.policy import ComputedDeadline, china_day, due_text, last_day, lateness
+from jianyi.models.policy import WAITING_ON, due_text, time_left
 from jianyi.models.states import STATE_LABELS, TERMINAL_VALUES, Role
 from jianyi.models.tables import Assignment, CaseSnapshot, DeadlineRow, Suggestion
-
-# Which deadline an open state is waiting on (the one its to-do item shows).
-WAITING_ON = {
-    "submitted": "review", "registered": "assign", "assigned": "sign", "adjustment_requested": "sign",
-    "handling": "reply", "rehandling": "rehandle", "reply_review": "reply", "replied": "evaluation",
-    "escalated": "rectify", "follow_up": "", "returned": "",
-}
 
 
 @dataclass
@@ -95,27 +88,9 @@ def _todo(db, s: Suggestion, actions: list[str], calendar: WorkCalendar, now: da
     kind = WAITING_ON.get(s.state, "")
     row = db.exec(select(DeadlineRow).where(DeadlineRow.suggestion_id == s.id, DeadlineRow.kind == kind, DeadlineRow.current)).first() if kind else None
     due_at = to_db(row.due_at) if row else None
-    left, overdue = _left(calendar, kind, due_at, now)
+    left, overdue = time_left(kind, due_at, now, calendar) if due_at else ("", False)
     return Todo(s.id, s.number, s.title, STATE_LABELS[s.state], "、".join(label(a) for a in actions), due_text(due_at) if due_at else "—",
                 left, overdue, row.explanation if row else "", (0 if overdue else 1, due_at.isoformat() if due_at else "9999"))
-
-
-def _left(calendar: WorkCalendar, kind: str, due_at: datetime | None, now: datetime) -> tuple[str, bool]:
-    if due_at is None:
-        return "", False
-    if due_at < now:
-        return f"已逾期{lateness(kind, due_at, now, calendar)}", True
-    return f"剩余{calendar.workdays_between(china_day(now), last_day(due_at))}个工作日", False
-
-
-def waiting_on(url: str, state: str, deadlines: dict[str, ComputedDeadline], now: datetime) -> tuple[str, str, bool]:
-    """The deadline a case in ``state`` waits on now, with the 工作台's words for it (剩余… / 已逾期…)."""
-    kind = WAITING_ON.get(state, "")
-    if kind not in deadlines:
-        return "", "", False
-    with session_for(url) as db:
-        calendar = load_calendar(db)
-    return kind, *_left(calendar, kind, deadlines[kind].due_at, now)
 
 
 def deadline_rows(url: str, suggestion_id: str) -> list[DeadlineRow]:

@@ -151,6 +151,21 @@ def days_late(due_at: datetime, now: datetime) -> int:
     return (china_day(now) - last_day(due_at)).days if due_at < now else 0
 
 
+# Which deadline an open state waits on (the one a to-do, the case page and `jianyi status` count down).
+WAITING_ON = {
+    "submitted": "review", "registered": "assign", "assigned": "sign", "adjustment_requested": "sign",
+    "handling": "reply", "rehandling": "rehandle", "reply_review": "reply", "replied": "evaluation",
+    "escalated": "rectify", "follow_up": "", "returned": "",
+}
+
+
+def time_left(rule_name: str, due_at: datetime, now: datetime, calendar: WorkCalendar) -> tuple[str, bool]:
+    """(剩余N个工作日 or 已逾期…, overdue): how a deadline stands now, in the 工作台's words."""
+    if due_at < now:
+        return f"已逾期{lateness(rule_name, due_at, now, calendar)}", True
+    return f"剩余{calendar.workdays_between(china_day(now), last_day(due_at))}个工作日", False
+
+
 def lateness(rule_name: str, due_at: datetime, now: datetime, calendar: WorkCalendar | None) -> str:
     """How far past its deadline a case is, counted as the rule counts (N个工作日 or N天): the one wording
     of "how late" for the 工作台, the stuck view and the digests. Never "0": before a working day has
