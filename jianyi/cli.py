@@ -716,6 +716,8 @@ def admin_only(ctx: typer.Context) -> None:
     """Every admin command needs an admin account; the very first admin account may be made without one."""
     from jianyi.accounts import has_admin
 
+    if _reading_help(ctx):
+        return  # reading how to use a command needs no account
     if ctx.invoked_subcommand == "migrate":
         return  # the schema comes first: before it is current, the accounts cannot even be read
     if ctx.invoked_subcommand == "account" and not has_admin(settings().db_url):
@@ -723,6 +725,14 @@ def admin_only(ctx: typer.Context) -> None:
     if CTX.role != Role.ADMIN:
         raise Fail("管理命令只能由系统管理员账号执行：请用 --as admin:登录名", 2)
     need_actor()
+
+
+def _reading_help(ctx: typer.Context) -> bool:
+    """`--help` anywhere, or the `account` group named with nothing after it (which shows its help)."""
+    import sys
+
+    args = sys.argv[1:]
+    return "--help" in args or (ctx.invoked_subcommand == "account" and args[-1:] == ["account"])
 
 
 account_app = typer.Typer(help="账号：创建、重置密码、停用、启用、列出，以及 API 令牌。", no_args_is_help=True)

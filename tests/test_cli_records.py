@@ -109,3 +109,13 @@ def test_the_account_list_of_a_new_installation_says_how_to_create_the_first_adm
     assert jianyi(tmp_path, "admin", "account", "add", "--login", "管理员甲", "--role", "admin").returncode == 0
     listed = jianyi(tmp_path, "--as", "admin:管理员甲", "admin", "account", "list")
     assert "管理员甲" in listed.stdout and "共 1 个账号" in listed.stdout and "还没有账号" not in listed.stdout
+
+
+def test_the_help_of_an_admin_command_is_read_without_an_account_but_the_command_is_not_run(tmp_path):
+    jianyi(tmp_path, "admin", "account", "add", "--login", "root", "--role", "admin", "--name", "管理员")
+    helped = jianyi(tmp_path, "admin", "unit", "--help")
+    assert helped.returncode == 0 and "登记（或更新）承办单位" in helped.stdout
+    group = jianyi(tmp_path, "admin", "account")
+    assert "账号：创建、重置密码" in group.stdout and "只能由系统管理员" not in group.stderr
+    refused = jianyi(tmp_path, "admin", "recompute")
+    assert refused.returncode == 2 and "只能由系统管理员账号执行" in refused.stderr
