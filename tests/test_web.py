@@ -450,3 +450,23 @@ async def test_a_parameter_of_the_wrong_kind_is_answered_in_chinese_on_a_page_an
     body = api.json()
     assert api.status_code == 422 and body["code"] == "invalid_input" and "「page」应为整数" in body["message"]
     assert body["detail"][0]["type"] == "int_parsing"  # pydantic's exact error, for developers
+
+
+async def test_the_admin_resets_a_forgotten_password_and_disables_an_account_on_the_page(site):
+    await login(site, "root")
+    page = await site.get("/admin")
+    reset = await site.post("/admin/accounts/manage", data={"login": "jr", "op": "reset", "csrf": csrf_of(page.text)})
+    password = re.search(r"已重置账号 jr，初始密码：<b>([^<]+)</b>", reset.text).group(1)  # type: ignore[union-attr]
+    self_off = await site.post("/admin/accounts/manage", data={"login": "root", "op": "disable", "csrf": csrf_of(page.text)})
+    assert self_off.status_code == 400 and "不能停用或启用自己正在使用的账号" in self_off.text
+
+    assert (await login(site, "jr", password)).headers["location"] == "/password"  # the new one must be changed first
+    assert (await login(site, "jr", PASSWORD)).status_code == 401  # the forgotten one no longer works
+    await login(site, "root")
+    page = await site.get("/admin")
+    off = await site.post("/admin/accounts/manage", data={"login": "jr", "op": "disable", "csrf": csrf_of(page.text)})
+    assert off.status_code == 200 and "已停用账号 jr" in off.text
+    assert (await login(site, "jr", password)).status_code == 401
+    await login(site, "cg")  # a unit cannot manage accounts
+    refused = await site.post("/admin/accounts/manage", data={"login": "jr", "op": "enable", "csrf": csrf_of((await site.get("/")).text)})
+    assert refused.status_code == 403 and "只有系统管理员可以管理账号" in refused.text

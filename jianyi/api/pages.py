@@ -246,6 +246,33 @@ async def admin_add_account(request: Request, me: Ready, login: Annotated[str, F
                   created=(login, password))
 
 
+@router.post("/admin/accounts/manage", response_class=HTMLResponse)
+async def admin_manage_account(request: Request, me: Ready, login: Annotated[str, Form()] = "", op: Annotated[str, Form()] = "",
+                               csrf: Annotated[str, Form()] = "") -> Response:
+    """Reset a forgotten password (a new initial one, shown once, changed at first login), or disable / enable."""
+    check_csrf(request, csrf)
+    _admin(me)
+    url = request.app.state.settings.db_url
+    created, message, status = None, "", 200
+    try:
+        if op not in MANAGE_OPS:
+            raise InputError("请选择要做的操作：重置密码、停用或启用")
+        if login == me.login and op != "reset":
+            raise InputError("不能停用或启用自己正在使用的账号")
+        if op == "reset":
+            created = (login, accounts.reset_password(url, login, actor=me.login))
+        else:
+            accounts.set_active(url, login, op == "enable", actor=me.login)
+            message = f"已{MANAGE_OPS[op]}账号 {login}"
+    except InputError as exc:
+        message, status = exc.message, 400
+    return render(request, "admin.html", me, accounts=accounts.list_accounts(url), roles=ACCOUNT_ROLES, message=message,
+                  created=created, reset=op == "reset", status=status)
+
+
+MANAGE_OPS = {"reset": "重置密码", "disable": "停用", "enable": "启用"}
+
+
 def _admin(me: Account) -> None:
     if Role(me.role) != Role.ADMIN:
         raise Forbidden("只有系统管理员可以管理账号")
