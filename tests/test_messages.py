@@ -30,7 +30,7 @@ CASE = {
     "explanation": "自2025年7月1日交办起3个月，末日国庆节假期顺延至2025年10月9日",
     "link": LINK,
 }
-DIGESTS = {"monthly_digest", "ledger_request", "daily_digest", "admin_notice"}
+DIGESTS = {"monthly_digest", "ledger_request", "daily_digest", "daily_digest_unit", "admin_notice"}
 # What the issue asks for, by the name each kind has here.
 REQUIRED = {
     "deadline_reminder",  # deadline approaching
@@ -61,7 +61,7 @@ def context_for(kind: str) -> dict[str, object]:
     ctx["link"] = LINK
     for name in fields(kind) - set(ctx):
         ctx[name] = f"«{name}»"
-    if kind in ("monthly_digest", "ledger_request", "daily_digest"):
+    if kind in ("monthly_digest", "ledger_request", "daily_digest", "daily_digest_unit"):
         ctx["items"] = "1. 第40号《关于做好科技金融的建议》 办理中\n2. 闭会第33号《关于加强停车管理的建议》 待签收"
     if kind == "admin_notice":
         ctx.update(recipient="区水务局", channel="wecom", subject="【建议办理·交办通知】第40号", error="errcode=93000", attempts=12)

@@ -297,6 +297,8 @@ async def test_daily_digest_tells_both_offices_and_each_unit_exactly_what_stuck_
         shown = stuck_cases(settings.db_url, await env.get_current_time(), "区地方金融工作局")
         [to_unit] = [r for r in sent if r.recipient == "区地方金融工作局"]
         assert all(reason in to_unit.body for c in shown.cases for reason in c.reasons)
+        assert "你单位主办的下列1件建议" in to_unit.body and "督促有关承办单位" not in to_unit.body
+        assert all("需要关注的建议共1件" in r.body for r in sent if r.recipient != "区地方金融工作局")
     finally:
         for s in engine.started:
             await stop_if_open(env, env.client.get_workflow_handle(s))

@@ -109,7 +109,7 @@ class DigestActivities:
                               context={"items": stuck_text(everything), "count": len(everything)})]
         for unit in sorted({c.lead_unit for c in everything if c.lead_unit}):
             mine = _all_stuck(db, at, calendar, unit=unit)
-            out.append(MessageRequest(kind="daily_digest", cycle=period, recipients=[Recipient(kind="unit", name=unit)],
+            out.append(MessageRequest(kind="daily_digest_unit", cycle=period, recipients=[Recipient(kind="unit", name=unit)],
                                       context={"items": stuck_text(mine), "count": len(mine)}))
         return out
 

@@ -18,7 +18,7 @@ STATUS_LABELS: dict[str, str] = {
     "failed": "发送失败", "no_address": "无地址", "skipped": "不发送",
 }
 FAILED = ("failed", "no_address")  # what an admin must look at
-DIGEST_KINDS = ("monthly_digest", "ledger_request", "daily_digest")  # one letter listing many cases
+DIGEST_KINDS = ("monthly_digest", "ledger_request", "daily_digest", "daily_digest_unit")  # one letter listing many cases
 
 
 def status_text(status: str, hold_until_text: str = "") -> str:

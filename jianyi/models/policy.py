@@ -138,7 +138,7 @@ def china_day(moment: datetime) -> date:
 
 def due_text(due_at: datetime) -> str:
     """How people read a due time: the last day, 24:00 (due_at itself is the next day's 00:00)."""
-    return f"{china_day(due_at - timedelta(microseconds=1)).isoformat()} 24:00"
+    return f"{last_day(due_at).isoformat()} 24:00"
 
 
 def last_day(due_at: datetime) -> date:
