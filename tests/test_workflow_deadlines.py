@@ -90,6 +90,8 @@ async def test_reminders_fire_at_the_policy_times_then_overdue_notices_weekly_an
     week = timedelta(days=7)
     await skip_past(env, reply.due_at + week)
     assert [r.due_at for r in reminders(settings, sid, "overdue_repeat")] == [reply.due_at + week]
+    [repeat] = [o for o in outbox(settings, sid, "overdue_repeat")]
+    assert "本建议已逾期8天" in repeat.body  # the 8th day after the last day, as the stuck view counts it then
     assert reminders(settings, sid, "overdue_escalation") == []
     assert rows(settings, Escalation, sid) == []
     await skip_to(env, reply.escalate_at - SETTLE)

@@ -20,7 +20,7 @@ from jianyi.models.actions import (
     unit,
 )
 from jianyi.models.case import CaseState, Effects, EvaluationRecord, MessageRequest, Recipient
-from jianyi.models.policy import at_hour, china_day, end_of_day
+from jianyi.models.policy import at_hour, china_day, days_late, end_of_day
 from jianyi.models.states import AWAITING_REPLY, HANDLING_STATES, State
 from jianyi.models.stuck import is_overdue
 
@@ -213,7 +213,7 @@ def _overdue(case: CaseState, item: AgendaItem, now: datetime) -> Effects:
         case.overdue_tag, case.overdue_noticed_at = handling_tag(case), item.at if now - item.at < LATE else now
         effects.messages.append(message(case, "overdue", item.key, [lead, congress]))
     elif item.kind == "overdue_repeat":
-        days = (now - due.due_at).days if due else 0
+        days = days_late(due.due_at, now) if due else 0  # as the stuck view and the digests count it
         effects.messages.append(message(case, "overdue_repeat", item.key, [lead], days_over=days, **item.extra))
     else:
         effects.messages += _escalation_messages(case, "逾期未答复", item.key, now)
