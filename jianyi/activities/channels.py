@@ -41,6 +41,7 @@ import httpx
 
 from jianyi.activities.messages import TemplateError, templates_for
 from jianyi.models.contacts import (  # noqa: F401
+    CHANNEL_LABELS,
     CHANNELS,
     WEBHOOK_CHANNELS,
     check_contact,
@@ -248,7 +249,7 @@ class WebhookChannel:
         return url
 
     async def send(self, row: Outbox) -> None:
-        label = {"wecom": "企业微信机器人", "dingtalk": "钉钉机器人", "generic": "webhook"}[self.format]
+        label = CHANNEL_LABELS["webhook" if self.format == "generic" else self.format]
         where = safe_url(row.address)
         headers = {"Idempotency-Key": outbox_key(row)} if self.format == "generic" else {}
         try:
