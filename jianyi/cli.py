@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from jianyi import directory
+from jianyi.cli_words import ChineseTyper
 from jianyi.models.bounds import CALENDAR_MAX_BYTES, IMPORT_MAX_BYTES
 from jianyi.models.commands import InputError, suggestion_id_of, unknown_suggestion
 from jianyi.models.db import DatabaseProblem
@@ -27,15 +28,15 @@ from jianyi.models.policy import CST, Policy, china_day, compute, rules
 from jianyi.models.stuck import KIND_NAMES, KINDS
 from jianyi.settings import ServiceUnreachable, SettingError, Settings, get_settings
 
-app = typer.Typer(
+app = ChineseTyper(
     help="人大代表建议办理引擎：提 → 交 → 办 → 督 → 评。",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-admin_app = typer.Typer(help="管理员：承办单位、代表、会次、节假日日历。", no_args_is_help=True)
-scheduler_app = typer.Typer(help="定时任务：月度督办、承诺事项台账、每日卡滞件汇总。不带子命令时单独运行调度器。", invoke_without_command=True)
-audit_app = typer.Typer(help="审计：核验审计链。", no_args_is_help=True)
+admin_app = ChineseTyper(help="管理员：承办单位、代表、会次、节假日日历。", no_args_is_help=True)
+scheduler_app = ChineseTyper(help="定时任务：月度督办、承诺事项台账、每日卡滞件汇总。不带子命令时单独运行调度器。", invoke_without_command=True)
+audit_app = ChineseTyper(help="审计：核验审计链。", no_args_is_help=True)
 app.add_typer(admin_app, name="admin")
 app.add_typer(audit_app, name="audit")
 app.add_typer(scheduler_app, name="scheduler")
@@ -735,7 +736,7 @@ def _reading_help(ctx: typer.Context) -> bool:
     return "--help" in args or (ctx.invoked_subcommand == "account" and args[-1:] == ["account"])
 
 
-account_app = typer.Typer(help="账号：创建、重置密码、停用、启用、列出，以及 API 令牌。", no_args_is_help=True)
+account_app = ChineseTyper(help="账号：创建、重置密码、停用、启用、列出，以及 API 令牌。", no_args_is_help=True)
 admin_app.add_typer(account_app, name="account")
 
 
@@ -900,7 +901,7 @@ def _recompute(reason: str) -> None:
 
 
 # -- reports, ledgers and Excel -----------------------------------------------------------------------
-import_app = typer.Typer(help="导入 Excel：交办清单，或旧系统中办完的一年（补录）。", no_args_is_help=True)
+import_app = ChineseTyper(help="导入 Excel：交办清单，或旧系统中办完的一年（补录）。", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 PeriodOpt = Annotated[str, typer.Option("--period", help="大会期间 / 闭会期间（默认两者）")]
 

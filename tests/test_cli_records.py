@@ -119,3 +119,10 @@ def test_the_help_of_an_admin_command_is_read_without_an_account_but_the_command
     assert "账号：创建、重置密码" in group.stdout and "只能由系统管理员" not in group.stderr
     refused = jianyi(tmp_path, "admin", "recompute")
     assert refused.returncode == 2 and "只能由系统管理员账号执行" in refused.stderr
+
+
+def test_the_help_is_in_chinese_down_to_clicks_own_words(tmp_path):
+    for args in (["--help"], ["review", "--help"], ["admin", "account", "--help"]):
+        shown = jianyi(tmp_path, *args).stdout
+        assert "用法：jianyi" in shown and "显示本帮助并退出" in shown and "选项" in shown, args
+        assert not any(word in shown for word in ("Usage:", "Show this message", "Options", "Commands", "[required]")), args
