@@ -666,13 +666,17 @@ def scheduler_jobs(json_: JsonOpt = False) -> None:
     s = settings()
     validate_schedule(s)
     with session_for(s.db_url) as db:
-        set_calendar(load_calendar(db))
+        calendar = load_calendar(db)
+    set_calendar(calendar)
     rows = next_fires(s, datetime.now(s.tz))
+    guessed = lambda nxt: nxt is not None and calendar.is_provisional(nxt.astimezone(s.tz).date())  # noqa: E731
     if json_:
-        out_json([{"job": spec.name, "label": spec.label, "cron": cron, "next_fire": nxt} for spec, cron, nxt in rows])
+        out_json([{"job": spec.name, "label": spec.label, "cron": cron, "next_fire": nxt, "provisional": guessed(nxt)} for spec, cron, nxt in rows])
         return
     for spec, cron, nxt in rows:
         when = nxt.astimezone(s.tz).strftime("%Y-%m-%d %H:%M") if nxt else "—"
+        if guessed(nxt):  # e.g. 2027-01-01 under the Monday–Friday guess: a holiday once the year's schedule is loaded
+            when += f"（暂定：{nxt.astimezone(s.tz).year}年节假日安排尚未载入，按周一至周五计；载入后，运行中的调度器一小时内按日历改定）"
         typer.echo(f"{spec.name:<8} {spec.label:<16} 下次：{when}（{s.timezone}；cron「{cron}」，{'仅每月第一个工作日' if spec.only != 'workday' else '仅工作日'}）")
 
 

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -194,7 +195,7 @@ async def run_job(job: str) -> str:
 def build_scheduler(settings: Settings) -> AsyncIOScheduler:
     store = SQLAlchemyJobStore(url=settings.db_url, tablename="scheduler_jobs")
     return AsyncIOScheduler(
-        jobstores={"default": store},
+        jobstores={"default": store, "local": MemoryJobStore()},  # local: this process's own upkeep, never shared
         timezone=ZoneInfo(settings.timezone),
         job_defaults={
             "coalesce": True,
@@ -217,19 +218,37 @@ def ensure_jobs(scheduler: AsyncIOScheduler, settings: Settings) -> None:
 
 async def start_scheduler(client: Client, settings: Settings, calendar: WorkCalendar | None = None) -> AsyncIOScheduler:
     validate_schedule(settings)
-    if calendar is None:
-        from jianyi.activities.calendar import load_calendar
-        from jianyi.models.db import session_for
-
-        with session_for(settings.db_url) as db:
-            calendar = load_calendar(db)
-    set_calendar(calendar)
+    set_calendar(calendar or _load_calendar(settings))
     _runtime.update(client=client, settings=settings)
     scheduler = build_scheduler(settings)
     scheduler.start(paused=True)
     ensure_jobs(scheduler, settings)
+    # a calendar loaded while the scheduler runs (`jianyi admin calendar-load`) moves the next fires within the hour
+    scheduler.add_job(refresh_calendar, "interval", args=[scheduler, settings], hours=1, id="calendar", jobstore="local",
+                      name="节假日日历更新")
     scheduler.resume()
     return scheduler
+
+
+def _load_calendar(settings: Settings) -> WorkCalendar:
+    from jianyi.activities.calendar import load_calendar
+    from jianyi.models.db import session_for
+
+    with session_for(settings.db_url) as db:
+        return load_calendar(db)
+
+
+async def refresh_calendar(scheduler: AsyncIOScheduler, settings: Settings, calendar: WorkCalendar | None = None) -> bool:
+    """Take up the calendar as the records now hold it; when it changed, each job's next fire is computed
+    again (a day that became a holiday is no longer fired on). True when it changed."""
+    fresh = calendar or await asyncio.to_thread(_load_calendar, settings)
+    if (fresh.loaded_years, fresh.version) == (_calendar.loaded_years, _calendar.version):
+        return False
+    set_calendar(fresh)
+    for spec in JOBS.values():
+        if scheduler.get_job(spec.name) is not None:
+            scheduler.reschedule_job(spec.name, trigger=trigger_for(spec, settings))
+    return True
 
 
 def next_fires(settings: Settings, now: datetime) -> list[tuple[JobSpec, str, datetime | None]]:

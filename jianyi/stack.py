@@ -76,7 +76,7 @@ async def run_stack(settings: Settings, demo: bool = True) -> None:
                 from jianyi.scheduler import start_scheduler
 
                 scheduler = await start_scheduler(client, settings)
-                for job in scheduler.get_jobs():
+                for job in scheduler.get_jobs(jobstore="default"):  # the digests (not the hourly calendar upkeep)
                     say(f"· 定时任务：{job.name}，下次 {job.next_run_time:%Y-%m-%d %H:%M}")
                 made: list[tuple[str, str, str]] = []
                 if demo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -126,3 +127,16 @@ def test_the_help_is_in_chinese_down_to_clicks_own_words(tmp_path):
         shown = jianyi(tmp_path, *args).stdout
         assert "用法：jianyi" in shown and "显示本帮助并退出" in shown and "选项" in shown, args
         assert not any(word in shown for word in ("Usage:", "Show this message", "Options", "Commands", "[required]")), args
+
+
+def test_scheduler_jobs_marks_a_fire_day_that_only_the_monday_to_friday_guess_gives(tmp_path):
+    from jianyi.models.calendar import package_covers
+
+    engine_for(f"sqlite:///{tmp_path / 'jianyi.db'}")
+    jobs = json.loads(jianyi(tmp_path, "scheduler", "jobs", "--json").stdout)
+    assert [j["job"] for j in jobs] == ["monthly", "ledger", "daily"]
+    for job in jobs:
+        year = datetime.fromisoformat(job["next_fire"]).year
+        assert job["provisional"] is not package_covers(year), job
+    shown = jianyi(tmp_path, "scheduler", "jobs").stdout
+    assert ("暂定" in shown) is any(j["provisional"] for j in jobs)

@@ -302,3 +302,23 @@ async def test_daily_digest_tells_both_offices_and_each_unit_exactly_what_stuck_
     finally:
         for s in engine.started:
             await stop_if_open(env, env.client.get_workflow_handle(s))
+
+
+async def test_a_calendar_loaded_while_the_scheduler_runs_moves_a_fire_off_a_new_holiday(env, settings):
+    """E.g. 2027-01-01 under the Monday–Friday guess: once the year's schedule says it is a holiday, the
+    running scheduler no longer fires on it but on the first working day (no restart needed)."""
+    from jianyi.models.calendar import DayOverride
+    from jianyi.scheduler import refresh_calendar
+
+    scheduler = await start_scheduler(env.client, settings, WorkCalendar())
+    try:
+        assert scheduler.get_job("calendar") is not None  # the hourly upkeep that calls refresh_calendar
+        guessed = scheduler.get_job("monthly").next_run_time.astimezone(CST).date()
+        loaded = WorkCalendar.with_overrides([DayOverride(guessed, False, "元旦")])
+        assert await refresh_calendar(scheduler, settings, loaded) is True
+        moved = scheduler.get_job("monthly").next_run_time.astimezone(CST).date()
+        assert moved > guessed and moved.month == guessed.month  # that month's first working day now
+        assert await refresh_calendar(scheduler, settings, loaded) is False  # unchanged: nothing rescheduled
+    finally:
+        scheduler.shutdown(wait=False)
+        set_calendar(WorkCalendar())
