@@ -17,6 +17,7 @@ from jianyi.models.tables import Assignment, Suggestion
 SEE_ALL = {Role.CONGRESS_OFFICE, Role.GOVERNMENT_OFFICE, Role.SUPERVISION_OFFICE, Role.AUDITOR, Role.ADMIN}
 READS_FIGURES = SEE_ALL  # 统计
 EXPORTS_AUDIT = {Role.AUDITOR, Role.ADMIN, Role.CONGRESS_OFFICE, Role.SUPERVISION_OFFICE}  # 审计核验 and exports
+READS_OUTBOX = {Role.ADMIN}  # 发件箱: every notice and its address (the admin is told of each failed delivery)
 
 
 class Forbidden(Exception):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from jianyi.api.access import SEE_ALL, Forbidden, require
+from jianyi.api.access import READS_OUTBOX, SEE_ALL, Forbidden, require
 from jianyi.api.app import render
 from jianyi.api.pages import Ready
 from jianyi.models.commands import InputError, suggestion_id_of
@@ -15,7 +15,6 @@ from jianyi.models.states import Role
 from jianyi.queries import digest_rows, outbox_rows
 
 router = APIRouter(include_in_schema=False)
-OUTBOX_READERS = {Role.ADMIN}  # told of every failed delivery (the admin notice links here)
 
 
 @router.get("/digests/{source_id}", response_class=HTMLResponse)
@@ -30,7 +29,7 @@ async def digest_page(request: Request, me: Ready, source_id: str) -> Response:
 
 @router.get("/outbox", response_class=HTMLResponse)
 async def outbox_page(request: Request, me: Ready, failed: bool = False, suggestion: str = "") -> Response:
-    require(me, OUTBOX_READERS, "查看发件箱")
+    require(me, READS_OUTBOX, "查看发件箱")
     message, rows = "", []
     try:
         sid = suggestion_id_of(suggestion) if suggestion.strip() else None
