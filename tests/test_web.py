@@ -470,3 +470,13 @@ async def test_the_admin_resets_a_forgotten_password_and_disables_an_account_on_
     await login(site, "cg")  # a unit cannot manage accounts
     refused = await site.post("/admin/accounts/manage", data={"login": "jr", "op": "enable", "csrf": csrf_of((await site.get("/")).text)})
     assert refused.status_code == 403 and "只有系统管理员可以管理账号" in refused.text
+
+
+@pytest.mark.parametrize("login_name", [p[0] for p in PEOPLE])
+async def test_every_menu_link_opens_for_the_account_it_is_shown_to(site, login_name):
+    await login(site, login_name)
+    links = re.findall(r'<nav>.*?</nav>', (await site.get("/")).text, re.S)[0]
+    hrefs = re.findall(r'<a href="([^"]+)">', links)
+    assert hrefs[0] == "/" and len(hrefs) == len(set(hrefs))
+    for href in hrefs:
+        assert (await site.get(href)).status_code == 200, (login_name, href)

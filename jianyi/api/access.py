@@ -11,6 +11,7 @@ from sqlmodel import exists
 
 from jianyi.models.accounts import Account
 from jianyi.models.case import CaseState
+from jianyi.models.lifecycle import ROLE_RULES
 from jianyi.models.states import ROLE_LABELS, Role
 from jianyi.models.tables import Assignment, Suggestion
 
@@ -18,6 +19,22 @@ SEE_ALL = {Role.CONGRESS_OFFICE, Role.GOVERNMENT_OFFICE, Role.SUPERVISION_OFFICE
 READS_FIGURES = SEE_ALL  # 统计
 EXPORTS_AUDIT = {Role.AUDITOR, Role.ADMIN, Role.CONGRESS_OFFICE, Role.SUPERVISION_OFFICE}  # 审计核验 and exports
 READS_OUTBOX = {Role.ADMIN}  # 发件箱: every notice and its address (the admin is told of each failed delivery)
+ASSIGNERS = set(ROLE_RULES["assign"])  # 交办 (several at once): the machine's answer, not a second list
+ADMINS = {Role.ADMIN}  # accounts, directory, calendar
+SUBMITTERS = {Role.DEPUTY}
+SEES_STUCK = {r for r in Role if r not in (Role.DEPUTY, Role.SYSTEM)}  # a unit or supervisor only its own (stuck_scope)
+
+# The menu: each page with the roles that may open it (None: everyone), from the sets above.
+MENU: list[tuple[str, str, set[Role] | None]] = [
+    ("/", "工作台", None), ("/submit", "提出建议", SUBMITTERS), ("/stuck", "卡住的建议", SEES_STUCK),
+    ("/reports", "统计", READS_FIGURES), ("/assign", "交办", ASSIGNERS), ("/audit", "审计", EXPORTS_AUDIT),
+    ("/admin", "账号", ADMINS), ("/admin/directory", "目录与日历", ADMINS), ("/outbox", "发件箱", READS_OUTBOX),
+]
+
+
+def menu(account: Account) -> list[tuple[str, str]]:
+    """The pages this account may open, in the menu's order."""
+    return [(href, text) for href, text, roles in MENU if roles is None or Role(account.role) in roles]
 
 
 class Forbidden(Exception):

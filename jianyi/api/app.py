@@ -29,7 +29,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
 from jianyi.api import views
-from jianyi.api.access import Forbidden, check_may_act, check_may_see, identity
+from jianyi.api.access import Forbidden, check_may_act, check_may_see, identity, menu
 from jianyi.api.auth import (
     LoginRequired,
     csrf_token,
@@ -59,6 +59,7 @@ def local(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
 
 
 TEMPLATES.env.globals["local"] = local
+TEMPLATES.env.globals["menu"] = menu
 MAX_PDF = 10 * 1024 * 1024
 
 

@@ -10,20 +10,17 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import select
 
 from jianyi import directory
-from jianyi.api.access import EXPORTS_AUDIT, Forbidden, require, visible
+from jianyi.api.access import ADMINS, ASSIGNERS, EXPORTS_AUDIT, Forbidden, require, visible
 from jianyi.api.app import act, engine, render, rows_response
 from jianyi.api.auth import check_csrf
 from jianyi.api.pages import Ready
 from jianyi.models.bounds import CALENDAR_MAX_BYTES
 from jianyi.models.commands import InputError
 from jianyi.models.db import session_for
-from jianyi.models.lifecycle import ROLE_RULES
-from jianyi.models.states import Role
 from jianyi.models.tables import AuditEvent, Deputy, HandlingUnit, Suggestion, Supervisor
 from jianyi.queries import verify_audit
 
 router = APIRouter(include_in_schema=False)
-ASSIGNERS = ROLE_RULES["assign"]  # the machine's answer, not a second list
 
 
 # -- 交办会: several registered cases assigned at once ----------------------------------------------------
@@ -81,7 +78,7 @@ def _row(e: AuditEvent) -> dict[str, Any]:
 # -- 管理: the directory and the calendar ---------------------------------------------------------------
 @router.get("/admin/directory", response_class=HTMLResponse)
 async def directory_page(request: Request, me: Ready, message: str = "") -> Response:
-    require(me, {Role.ADMIN}, "管理目录")
+    require(me, ADMINS, "管理目录")
     with session_for(request.app.state.settings.db_url) as db:
         lists = {"units": list(db.exec(select(HandlingUnit))), "deputies": list(db.exec(select(Deputy))),
                  "supervisors": list(db.exec(select(Supervisor)))}
@@ -93,7 +90,7 @@ async def directory_add(request: Request, me: Ready, kind: Annotated[str, Form()
                         email: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "",
                         csrf: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf)
-    require(me, {Role.ADMIN}, "管理目录")
+    require(me, ADMINS, "管理目录")
     url = request.app.state.settings.db_url
     add = {"unit": lambda: directory.add_unit(url, name, email, actor=me.login),
            "deputy": lambda: directory.add_deputy(url, name, email, actor=me.login),
@@ -112,7 +109,7 @@ async def directory_add(request: Request, me: Ready, kind: Annotated[str, Form()
 async def calendar_load(request: Request, me: Ready, csrf: Annotated[str, Form()] = "",
                         file: Annotated[UploadFile | None, File()] = None) -> Response:
     check_csrf(request, csrf)
-    require(me, {Role.ADMIN}, "管理日历")
+    require(me, ADMINS, "管理日历")
     try:
         if file is None or not file.filename:
             raise InputError("请选择日历文件（每行：YYYY-MM-DD 休|班 说明）")

@@ -12,7 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jianyi import accounts
 from jianyi.api import views
 from jianyi.api.access import (
+    ADMINS,
     EXPORTS_AUDIT,
+    SUBMITTERS,
     Forbidden,
     check_may_act,
     identity,
@@ -188,7 +190,7 @@ async def submit(request: Request, me: Ready) -> Response:
 
 def _deputy(me: Account) -> None:
     check_may_act(me)
-    if Role(me.role) != Role.DEPUTY:
+    if Role(me.role) not in SUBMITTERS:
         raise Forbidden("只有代表可以提出建议")
 
 
@@ -274,7 +276,7 @@ MANAGE_OPS = {"reset": "重置密码", "disable": "停用", "enable": "启用"}
 
 
 def _admin(me: Account) -> None:
-    if Role(me.role) != Role.ADMIN:
+    if Role(me.role) not in ADMINS:
         raise Forbidden("只有系统管理员可以管理账号")
 
 
