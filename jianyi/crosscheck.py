@@ -18,6 +18,7 @@ from temporalio.service import RPCError
 
 from jianyi.models.audit import event_content_hash
 from jianyi.models.db import session_for
+from jianyi.models.policy import CST
 from jianyi.models.tables import AuditEvent, Suggestion
 from jianyi.queries import ChainBreak
 
@@ -84,7 +85,7 @@ def compare(sid: str, marks: list[Written], updates: list[str], events: list[Aud
         e = by_seq.get(m.seq)
         if e is None:
             out.append(ChainBreak(sid, m.seq, None, "工作流历史中有此事件，审计记录中却没有（记录被删除）"))
-        elif event_content_hash(e) != m.content_hash:
+        elif m.content_hash not in (event_content_hash(e), event_content_hash(e, CST)):  # CST: hashed before 2026-12-05
             out.append(ChainBreak(sid, m.seq, e.id, "审计事件的内容与工作流历史不符（事件被改写）"))
     marked = {m.seq for m in marks}
     out += [ChainBreak(sid, e.seq, e.id, "审计记录中有此事件，工作流历史中却没有（凭空插入或来自未完成的处理）")

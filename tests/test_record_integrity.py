@@ -17,6 +17,7 @@ from helpers import (
     seed_directory,
     stop_if_open,
     submit_and_assign,
+    suggestion,
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session as OrmSession
@@ -226,3 +227,35 @@ async def test_an_action_while_no_worker_runs_answers_unavailable_within_the_tim
             assert case.state == "registered"
             assert [e.action for e in audit(settings, sid)] == ["submit", "review"]
             await stop_if_open(env, case_handle(env, sid))
+
+
+async def test_deep_verification_passes_on_steps_entered_afterwards_with_their_beijing_time(env, engine, settings):
+    """A 补录 carries the time it happened as typed (Beijing time); the records keep it in UTC. Both
+    are the same moment, so the workflow's history and the audit must agree (they did not)."""
+    from datetime import timedelta
+
+    from jianyi.models.policy import CST, china_day
+
+    t0 = (await env.get_current_time()).astimezone(CST) - timedelta(days=20)
+    sid = await engine.submit(suggestion(settings), "管理员", role="admin", effective_at=t0)
+    office = {"on_behalf_of": "congress_office:区人大常委会代表工作委员会"}
+    await engine.act(sid, "review", "管理员", "admin", {"decision": "register"}, effective_at=t0 + timedelta(days=1), **office)
+    await engine.act(sid, "assign", "管理员", "admin", {"lead_unit": "区地方金融工作局"}, effective_at=t0 + timedelta(days=2), **office)
+    assert china_day(t0) == audit(settings, sid)[0].effective_at.astimezone(CST).date()
+    await quiesce(env, case_handle(env, sid))
+    assert await check_case(env.client, settings.db_url, sid) == []
+
+
+def test_deep_verification_accepts_a_backfill_hashed_in_beijing_time_by_an_earlier_version_and_nothing_else():
+    from datetime import UTC, datetime
+
+    from jianyi.crosscheck import Written, compare
+    from jianyi.models.audit import event_content_hash
+    from jianyi.models.policy import CST
+
+    e = AuditEvent(id=1, suggestion_id="s", seq=1, actor="管理员", role="admin", action="submit", from_state="", to_state="submitted",
+                   payload={}, at=datetime(2026, 12, 5, 8, tzinfo=UTC), effective_at=datetime(2026, 7, 18, 2, tzinfo=UTC), key="submit")
+    earlier = Written(1, "submit", event_content_hash(e, CST))  # the moment written as 2026-07-18T10:00:00+08:00
+    assert compare("s", [earlier], [], [e]) == []
+    e.payload = {"text": "改过"}
+    assert [b.problem for b in compare("s", [earlier], [], [e])] == ["审计事件的内容与工作流历史不符（事件被改写）"]

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from jianyi.models.case import Transition
@@ -54,21 +55,28 @@ def transition_hash(t: Transition) -> str:
     return _content_hash(t.suggestion_id, t.seq, t.key, t.actor, t.role, t.action, t.from_state, t.to_state, t.payload, t.at, t.effective_at)
 
 
-def event_content_hash(e: AuditEvent) -> str:
+def event_content_hash(e: AuditEvent, zone: tzinfo = UTC) -> str:
     """The content hash an audit event's own fields give: `audit verify --deep` compares it with
-    the hash the workflow's history recorded, so an edited event is caught even if re-chained."""
+    the hash the workflow's history recorded, so an edited event is caught even if re-chained.
+    (``zone``: how versions before 2026-12-05 wrote a 补录's time into the hash, as it was typed.)"""
     payload = {k: v for k, v in e.payload.items() if k not in RECORDED_EXTRAS}
-    return _content_hash(e.suggestion_id, e.seq, e.key, e.actor, e.role, e.action, e.from_state, e.to_state, payload, e.at, e.effective_at)
+    return _content_hash(e.suggestion_id, e.seq, e.key, e.actor, e.role, e.action, e.from_state, e.to_state, payload, e.at,
+                         e.effective_at, zone)
 
 
 def _content_hash(sid: str, seq: int, key: str, actor: str, role: str, action: str, source: str, dest: str,
-                  payload: dict[str, Any], at: Any, effective_at: Any) -> str:
+                  payload: dict[str, Any], at: datetime, effective_at: datetime, zone: tzinfo = UTC) -> str:
     fields = {
         "suggestion_id": sid, "seq": seq, "key": key, "actor": actor, "role": role, "action": action,
         "from": source, "to": dest, "payload": json.loads(canonical(payload)),
-        "at": at.isoformat(), "effective_at": effective_at.isoformat(),
+        "at": _moment(at, UTC), "effective_at": _moment(effective_at, zone),
     }
     return hashlib.sha256(canonical(fields).encode()).hexdigest()
+
+
+def _moment(value: datetime, zone: tzinfo) -> str:
+    """One string for one moment, whatever zone it came in (a 补录's Beijing time, the records' UTC)."""
+    return (value.replace(tzinfo=UTC) if value.tzinfo is None else value).astimezone(zone).isoformat()
 
 
 @dataclass(frozen=True)
