@@ -167,6 +167,8 @@ class Engine:
         missing = await asyncio.to_thread(directory.unknown_units, url, names) if names else []
         if missing:
             raise InputError(f"未知的承办单位：{'、'.join(missing)}")
+        if offices := [n for n in names if n in self.settings.offices]:
+            raise InputError(f"「{'、'.join(offices)}」是办公室，不承办建议：请选择承办单位")
         if action == Action.MARK_KEY and parsed.key and not await asyncio.to_thread(directory.supervisor_exists, url, parsed.supervisor):
             raise InputError(f"「{parsed.supervisor or '（未填写）'}」不是已登记的督办人，请先由管理员登记（jianyi admin supervisor）")
         if action == Action.REVIEW and parsed.decision == "merge":

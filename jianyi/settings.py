@@ -98,6 +98,11 @@ class Settings(BaseSettings):
         return value
 
     @property
+    def offices(self) -> tuple[str, str, str]:
+        """The three offices: told of cases and acting on them, never handling one (承办)."""
+        return self.congress_office, self.government_office, self.supervision_office
+
+    @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 

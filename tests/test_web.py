@@ -480,3 +480,18 @@ async def test_every_menu_link_opens_for_the_account_it_is_shown_to(site, login_
     assert hrefs[0] == "/" and len(hrefs) == len(set(hrefs))
     for href in hrefs:
         assert (await site.get(href)).status_code == 200, (login_name, href)
+
+
+async def test_an_office_is_never_offered_or_accepted_as_the_unit_that_handles_a_case(site, engine, settings):
+    for office in settings.offices:
+        directory.add_unit(settings.db_url, office, f"{len(office)}@office.example", kind="办公室")
+    sid = await engine.submit(suggestion(settings, number="第60号", title="建议60"), "杨永兵")
+    await engine.act(sid, "review", "代表工委", "congress_office", {"decision": "register"})
+    await login(site, "dgw")
+    page = await site.get("/assign")
+    offered = re.findall(r"<option>([^<]+)</option>", page.text)
+    assert "区城管局" in offered and not set(offered) & set(settings.offices)
+    done = await site.post("/assign", data={"csrf": csrf_of(page.text), "ids": [sid], "lead_unit": settings.congress_office})
+    assert "是办公室，不承办建议" in done.text and (await engine.view(sid)).state == "registered"
+    with pytest.raises(InputError, match="是办公室，不承办建议"):
+        await do(engine, sid, "assign", "congress_office:代表工委", lead_unit="区城管局", co_handlers=[settings.government_office])

@@ -29,7 +29,8 @@ async def assign_page(request: Request, me: Ready, results: list[str] | None = N
     require(me, ASSIGNERS, "交办")
     with session_for(request.app.state.settings.db_url) as db:
         waiting = list(db.exec(select(Suggestion).where(Suggestion.state == "registered").order_by(Suggestion.id)))
-        units = list(db.exec(select(HandlingUnit.name).order_by(HandlingUnit.name)))
+        offices = request.app.state.settings.offices  # they are told of cases, never handle one
+        units = list(db.exec(select(HandlingUnit.name).where(HandlingUnit.name.not_in(offices)).order_by(HandlingUnit.name)))  # type: ignore[attr-defined]
     return render(request, "assign.html", me, waiting=waiting, units=units, results=results or [])
 
 
