@@ -495,3 +495,13 @@ async def test_an_office_is_never_offered_or_accepted_as_the_unit_that_handles_a
     assert "是办公室，不承办建议" in done.text and (await engine.view(sid)).state == "registered"
     with pytest.raises(InputError, match="是办公室，不承办建议"):
         await do(engine, sid, "assign", "congress_office:代表工委", lead_unit="区城管局", co_handlers=[settings.government_office])
+
+
+async def test_the_form_of_a_step_this_account_may_not_take_now_is_refused_before_it_is_filled_in(site, engine):
+    sid = await submit_and_assign(engine)
+    await login(site, "jr")
+    assert (await site.get(f"/suggestions/{sid}/act/sign")).status_code == 200  # the lead unit signs now
+    refused = await site.get(f"/suggestions/{sid}/act/evaluate")  # only the deputy evaluates, and only after the reply
+    assert refused.status_code == 403 and "现在不能评价这件建议" in refused.text
+    await login(site, "sj")
+    assert (await site.get(f"/suggestions/{sid}/act/remark")).status_code == 403  # the auditor only reads

@@ -37,6 +37,7 @@ from jianyi.api.auth import (
 )
 from jianyi.models.accounts import Account
 from jianyi.models.actions import label
+from jianyi.models.case import CaseState
 from jianyi.models.commands import InputError, errors_text
 from jianyi.models.contacts import CHANNEL_LABELS
 from jianyi.models.db import DatabaseProblem, to_db
@@ -180,13 +181,17 @@ def buttons(account: Account, case) -> list[tuple[str, str]]:  # noqa: ANN001
 
 async def act(request: Request, account: Account, suggestion_id: str, action: str, payload: dict[str, Any]):  # noqa: ANN201
     """One action, as this account (the form names no actor)."""
-    check_may_act(account)
-    case = await visible_case(request, account, suggestion_id)
-    if action not in dict(buttons(account, case)):
-        raise Forbidden(f"{ROLE_LABELS[account.role]}「{account.acts_as}」现在不能{label(action)}这件建议")
+    check_may_take(account, await visible_case(request, account, suggestion_id), action)
     actor, role = identity(account)
     via = "api" if _wants_json(request) else "web"
     return await (await engine(request)).act(suggestion_id, action, actor, role, payload, via=via)
+
+
+def check_may_take(account: Account, case: CaseState, action: str) -> None:
+    """Refuse (403) an action this account may not take on the case now: its form, and its step."""
+    check_may_act(account)
+    if action not in dict(buttons(account, case)):
+        raise Forbidden(f"{ROLE_LABELS[account.role]}「{account.acts_as}」现在不能{label(action)}这件建议")
 
 
 async def keep_pdf(settings: Settings, upload) -> tuple[str, str]:  # noqa: ANN001

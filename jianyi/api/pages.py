@@ -25,6 +25,7 @@ from jianyi.api.app import (
     act,
     attachment,
     case_context,
+    check_may_take,
     keep_pdf,
     render,
     rows_response,
@@ -126,6 +127,7 @@ async def case_page(request: Request, suggestion_id: str, me: Ready) -> Response
 async def action_form(request: Request, suggestion_id: str, action: str, me: Ready) -> Response:
     case = await visible_case(request, me, suggestion_id)
     spec = _spec(action)
+    check_may_take(me, case, action)  # never a form for a step that would be refused
     return render(request, "action.html", me, case=case, action=action, title=spec.label,
                   fields=form_fields(spec.payload), message="", upload=action == Action.REPLY)
 
