@@ -308,6 +308,8 @@ async def test_the_todo_list_shows_only_what_each_account_may_do_now_as_the_case
     assert todo_of((await site.get("/")).text, number) == "提交协办意见"
     await login(site, "dgw")
     assert todo_of((await site.get("/")).text, number) == "审批延期申请"
+    await login(site, "yyb")  # the deputy may withdraw at any time, but nobody waits for that
+    assert todo_of((await site.get("/")).text, number) == ""
 
 
 async def test_the_pages_stay_up_while_temporal_is_down_and_a_step_answers_503(site, env, settings, engine):

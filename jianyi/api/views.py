@@ -34,7 +34,7 @@ class Todo:
 
 
 # actions a to-do never lists: they may be taken at any time, nobody is waiting for them
-OPTIONAL = ("remark", "mark_key", "recompute_deadlines", "act_on_escalation")
+OPTIONAL = ("remark", "mark_key", "recompute_deadlines", "act_on_escalation", "withdraw")
 
 
 def todo_list(url: str, account: Account, now: datetime) -> list[Todo]:
