@@ -148,3 +148,22 @@ def test_cli_refuses_bad_input_in_chinese_without_a_traceback(cli_env):
     assert "dingtalk" in robot.stdout
     good = json.loads(jianyi(cli_env, "deadline", "--rule", "reply", "--start", "2025-07-01", "--json").stdout)
     assert good["last_day"] == "2025-10-09"
+
+
+def test_the_readmes_lifecycle_runs_as_written_on_the_demo_directory(cli_env, tmp_path):
+    """The README's "whole lifecycle … driven by hand", each line run by bash against a real server."""
+    env = cli_env
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = readme.split("A whole lifecycle of a new suggestion", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    jianyi(env, "admin", "migrate")
+    load = "from jianyi.demo import load_accounts, load_directory; from jianyi.settings import get_settings as g; load_directory(g()); load_accounts(g())"
+    subprocess.run([sys.executable, "-c", load], env=env, check=True, capture_output=True, timeout=120)
+    worker = start_worker(env, tmp_path / "worker.log")
+    try:
+        done = subprocess.run(["bash", "-e", "-c", block], env=env, cwd=Path(JIANYI).parent.parent.parent, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert "状态：已办结" in done.stdout  # the block's last line: `$J status 16-3-200  # → 已办结`
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
