@@ -435,7 +435,7 @@ def status(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
     for c in case.commitments:
         lines.append(f"  承诺事项{c.number}：{c.text}（{c.promised_date}）{'已兑现' if c.fulfilled else '未兑现'}")
     for e in case.escalations:
-        state = f"已处理：{e.resolution}" if e.resolved_at else "待督查室处理"
+        state = e.standing
         lines.append(f"  督查事项{e.number}：{e.reason}（{china_day(e.escalated_at)}）{'；'.join(e.steps)} {state}")
     if CTX.role:
         acts = allowed_actions(case, CTX.actor, Role(CTX.role), datetime.now(UTC))

@@ -26,7 +26,7 @@ from jianyi.models.lifecycle import (
     Role,
 )
 from jianyi.models.notices import DIGEST_KINDS, FAILED, STATUS_LABELS
-from jianyi.models.policy import CST, WAITING_ON, ComputedDeadline, china_day, time_left
+from jianyi.models.policy import CST, ComputedDeadline, awaited, china_day, time_left
 from jianyi.models.stuck import StuckCase, StuckPage, find_stuck  # noqa: F401  (StuckCase: re-exported)
 from jianyi.models.tables import AuditEvent, HandlingUnit, Outbox, Session, Suggestion
 
@@ -55,7 +55,7 @@ def stuck_cases(
 
 def waiting_on(url: str, state: str, deadlines: dict[str, ComputedDeadline], now: datetime) -> tuple[str, str, bool]:
     """The deadline a case in ``state`` waits on now, and how it stands: (rule, 剩余… / 已逾期…, overdue)."""
-    rule = WAITING_ON.get(state, "")
+    rule = awaited(state, deadlines)
     if rule not in deadlines:
         return "", "", False
     with session_for(url) as db:

@@ -419,6 +419,11 @@ async def test_an_overdue_case_sent_to_the_supervision_office_is_on_its_todo_lis
     assert todo_of((await site.get("/")).text, number) == "督查处理（通报、限期整改或结束督办）"
     await do(engine, sid, "act_on_escalation", "supervision_office:区政府督查室", decision="notice", comment="予以通报")
     assert todo_of((await site.get("/")).text, number) == ""  # acted on: the unit is the one to move now
+    ordered = await do(engine, sid, "act_on_escalation", "supervision_office:区政府督查室", decision="rectify", comment="限期答复")
+    await login(site, "jr")  # the unit now works to the rectification's deadline, not the long-passed reply deadline
+    block = (await site.get("/")).text.split(number, 1)[1].split("与我相关的建议", 1)[0]
+    assert ordered.deadlines["rectify"].display_due() in block and "剩余" in block
+    assert "督办中（待承办单位整改或督查室结束督办）" in (await site.get(f"/suggestions/{sid}")).text
 
 
 def test_a_unit_name_with_markup_is_drawn_as_text_in_a_chart():

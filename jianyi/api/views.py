@@ -14,7 +14,7 @@ from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import CaseState
 from jianyi.models.db import load_calendar, session_for, to_db
 from jianyi.models.lifecycle import Lifecycle, allowed_actions
-from jianyi.models.policy import WAITING_ON, due_text, time_left
+from jianyi.models.policy import awaited, due_text, time_left
 from jianyi.models.states import STATE_LABELS, TERMINAL_VALUES, Role
 from jianyi.models.tables import Assignment, CaseSnapshot, DeadlineRow, Suggestion
 
@@ -85,8 +85,9 @@ def _awaited(case: CaseState, action: str, allowed: list[str]) -> bool:
 
 
 def _todo(db, s: Suggestion, actions: list[str], calendar: WorkCalendar, now: datetime) -> Todo:  # noqa: ANN001
-    kind = WAITING_ON.get(s.state, "")
-    row = db.exec(select(DeadlineRow).where(DeadlineRow.suggestion_id == s.id, DeadlineRow.kind == kind, DeadlineRow.current)).first() if kind else None
+    running = {r.kind: r for r in db.exec(select(DeadlineRow).where(DeadlineRow.suggestion_id == s.id, DeadlineRow.current))}
+    kind = awaited(s.state, running)
+    row = running.get(kind)
     due_at = to_db(row.due_at) if row else None
     left, overdue = time_left(kind, due_at, now, calendar) if due_at else ("", False)
     return Todo(s.id, s.number, s.title, STATE_LABELS[s.state], "、".join(label(a) for a in actions), due_text(due_at) if due_at else "—",

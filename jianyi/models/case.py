@@ -103,6 +103,13 @@ class EscalationRecord(BaseModel):
     def open(self) -> bool:
         return self.resolved_at is None
 
+    @property
+    def standing(self) -> str:
+        """Where it stands, for people: 待督查室处理 until 督查室's first step, then 督办中, then its resolution."""
+        if not self.open:
+            return f"已处理：{self.resolution}"
+        return "督办中（待承办单位整改或督查室结束督办）" if self.steps else "待督查室处理"
+
 
 class RemarkRecord(BaseModel):
     by: str

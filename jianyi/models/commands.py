@@ -397,7 +397,7 @@ class EscalationActIn(Payload):
 
     decision: Literal["notice", "rectify", "close"] = Field(title="督查处理")
     comment: str = _text("处理意见说明")
-    workdays: int = Field(0, title="整改期限（工作日）", ge=0, le=120)  # 0: the policy's default
+    workdays: int = Field(0, title="整改期限（工作日，填0按默认）", ge=0, le=120)  # 0: the policy's default
 
 
 class MergeInInput(Payload):

@@ -9,6 +9,7 @@ Every deadline carries its explanation. Pure: the calendar and the start time ar
 from __future__ import annotations
 
 import calendar as _cal
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -157,6 +158,13 @@ WAITING_ON = {
     "handling": "reply", "rehandling": "rehandle", "reply_review": "reply", "replied": "evaluation",
     "escalated": "rectify", "follow_up": "", "returned": "",
 }
+
+
+def awaited(state: str, running: Iterable[str]) -> str:
+    """The deadline a case waits on now, among the ``running`` ones: a 督查室 rectification when one was
+    ordered (it is what the unit must meet next), else the one its state waits on."""
+    running = set(running)
+    return "rectify" if "rectify" in running else WAITING_ON.get(state, "")
 
 
 def time_left(rule_name: str, due_at: datetime, now: datetime, calendar: WorkCalendar) -> tuple[str, bool]:
