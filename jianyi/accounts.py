@@ -60,7 +60,7 @@ def _check_account(url: str, login: str, display_name: str, role: str, binding: 
         raise InputError(f"未知的角色「{role}」，可选：{'、'.join(f'{r.value}（{ROLE_LABELS[r]}）' for r in ACCOUNT_ROLES)}")
     kind = BOUND_ROLES.get(Role(role))
     if kind and not binding:
-        raise InputError(f"{ROLE_LABELS[role]}账号须绑定一个{kind}（--binding）")
+        raise InputError(f"{ROLE_LABELS[role]}账号须绑定一个{kind}（填写「绑定」，命令行为 --binding）")
     missing = {
         Role.UNIT: lambda: directory.unknown_units(url, [binding]),
         Role.DEPUTY: lambda: directory.unknown_deputies(url, [binding]),

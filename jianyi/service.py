@@ -190,7 +190,8 @@ class Engine:
         except InputError:
             raise InputError(f"并入的建议「{target}」不存在") from None
         if case.state in TERMINAL_VALUES:
-            raise InputError(f"并入的建议「{target}」已{case.state_label}，不能再并入")
+            label = case.state_label  # 已办结, 已撤回 … or 不予立案
+            raise InputError(f"并入的建议{case.submission.display_number}{'' if label.startswith('已') else '状态为'}{label}，不能再并入")
 
     async def recompute_open(self, actor: str, reason: str) -> list[tuple[str, list[str]]]:
         """Recompute the deadlines of every open suggestion (after a calendar or policy change).

@@ -48,7 +48,7 @@ async def test_merge_into_a_missing_a_terminal_or_the_same_suggestion_is_refused
     sid = await engine.submit(suggestion(settings), "杨永兵")
     gone = await engine.submit(suggestion(settings, number="第13号", title="关于普惠金融的建议"), "杨永兵")
     await do(engine, gone, "withdraw", DEPUTY, reason="不再需要")
-    for target, phrase in [("第99号", "不存在"), ("第40号", "并入它自己"), ("第13号", "已撤回")]:
+    for target, phrase in [("第99号", "不存在"), ("第40号", "并入它自己"), ("第13号", "^并入的建议第13号已撤回，不能再并入$")]:
         with pytest.raises(InputError, match=phrase):
             await do(engine, sid, "review", CONGRESS, decision="merge", merge_into=target, reason="内容相近")
     assert [e.action for e in audit(settings, sid)] == ["submit"]

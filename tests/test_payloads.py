@@ -68,7 +68,7 @@ def test_missing_fields_are_named_in_chinese() -> None:
 
 
 def test_title_too_long() -> None:
-    assert submit_error(submission(title="建" * 201)).message == "「标题」太长"
+    assert submit_error(submission(title="建" * 201)).message == "「标题」太长（最多200字）"
 
 
 def test_bad_number_and_session() -> None:
@@ -219,7 +219,7 @@ def test_errors_inside_a_commitment_name_the_item() -> None:
 @pytest.mark.parametrize(
     ("action", "data", "message"),
     [
-        ("review", {"decision": "merge"}, "并案时须指明并入哪一件建议（merge_into）"),
+        ("review", {"decision": "merge"}, "并案时须填写「并入的建议」（如 第12号）"),
         ("review", {"decision": "return"}, "退回修改或不予立案时须写明理由"),
         ("assign", {"lead_unit": "区城管局", "co_handlers": ["区城管局"]}, "主办单位不能同时是协办单位"),
         ("assign", {"lead_unit": "区城管局", "co_handlers": ["区水务局", "区水务局"]}, "协办单位有重复"),
@@ -267,3 +267,12 @@ def test_a_steps_working_copy_of_a_whole_case_equals_it_and_shares_nothing_it_ma
     copy.replies[0].text = "改过"
     assert case.deadlines and "x" not in case.fired and "附议人" not in case.submission.co_signers
     assert case.replies[0].text != "改过"
+
+
+def test_a_number_out_of_its_range_is_said_in_chinese_with_the_bound():
+    from jianyi.models.commands import EscalationActIn, validate_payload
+
+    for workdays, said in ((-1, "「整改期限（工作日，填0按默认）」应不小于0"), (121, "「整改期限（工作日，填0按默认）」应不大于120")):
+        with pytest.raises(InputError) as refused:
+            validate_payload(EscalationActIn, {"decision": "rectify", "comment": "限期整改", "workdays": workdays})
+        assert refused.value.message == said and "Input should" not in refused.value.message

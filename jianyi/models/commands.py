@@ -158,7 +158,7 @@ class ReviewIn(Payload):
     @model_validator(mode="after")
     def _merge_target(self) -> ReviewIn:
         if self.decision == "merge" and not self.merge_into:
-            raise ValueError("并案时须指明并入哪一件建议（merge_into）")
+            raise ValueError("并案时须填写「并入的建议」（如 第12号）")
         if self.decision in ("return", "not_register") and not self.reason:
             raise ValueError("退回修改或不予立案时须写明理由")
         return self
@@ -341,7 +341,12 @@ def parse_submit(data: dict[str, Any]) -> SubmitInput:
 _TYPE_TEXT = {
     "missing": "缺少「{f}」",
     "string_too_short": "「{f}」不能为空",
-    "string_too_long": "「{f}」太长",
+    "string_too_long": "「{f}」太长（最多{max_length}字）",
+    "greater_than_equal": "「{f}」应不小于{ge}",
+    "less_than_equal": "「{f}」应不大于{le}",
+    "greater_than": "「{f}」应大于{gt}",
+    "less_than": "「{f}」应小于{lt}",
+    "too_long": "「{f}」项数太多（最多{max_length}项）",
     "date_from_datetime_parsing": "「{f}」日期格式错误，应为 YYYY-MM-DD",
     "date_parsing": "「{f}」日期格式错误，应为 YYYY-MM-DD",
     "date_type": "「{f}」日期格式错误，应为 YYYY-MM-DD",
@@ -370,7 +375,7 @@ def errors_text(errors: Sequence[Any], title_of: Callable[[tuple[Any, ...]], str
         elif kind == "value_error":
             out.append(str(err.get("ctx", {}).get("error", err["msg"])))
         elif kind in _TYPE_TEXT:
-            out.append(_TYPE_TEXT[kind].format(f=title))
+            out.append(_TYPE_TEXT[kind].format(f=title, **err.get("ctx", {})))
         else:
             out.append(f"「{title}」无效（{err['msg']}）")
     return "；".join(out)
