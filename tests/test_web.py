@@ -512,3 +512,11 @@ async def test_the_form_of_a_step_this_account_may_not_take_now_is_refused_befor
     assert refused.status_code == 403 and "现在不能评价这件建议" in refused.text
     await login(site, "sj")
     assert (await site.get(f"/suggestions/{sid}/act/remark")).status_code == 403  # the auditor only reads
+
+
+async def test_no_page_loads_a_script_from_outside_the_server(site):
+    assert (await site.get("/openapi.json")).status_code == 200
+    assert (await site.get("/api/docs")).status_code == 404  # FastAPI's Swagger page would fetch cdn.jsdelivr.net
+    await login(site, "root")
+    for path in ("/", "/admin", "/reports", "/stuck", "/outbox", "/login"):
+        assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', (await site.get(path)).text), path

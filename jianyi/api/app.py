@@ -74,7 +74,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
                 LOG.warning("%s（网页照常启动：需要 Temporal 的页面答复 503，连上后恢复）", exc.message)
         yield
 
-    app = FastAPI(title="jianyi 人大代表建议办理", lifespan=lifespan, docs_url="/api/docs", openapi_url="/openapi.json")
+    app = FastAPI(title="jianyi 人大代表建议办理", lifespan=lifespan, openapi_url="/openapi.json",
+                  docs_url=None, redoc_url=None)  # FastAPI's doc pages load their scripts from a CDN: none here
     app.state.settings, app.state.client, app.state.connecting = settings, client, asyncio.Lock()
     app.add_middleware(SessionMiddleware, secret_key=session_secret(settings), session_cookie="jianyi_session",
                        same_site="lax", https_only=settings.base_url.startswith("https"))
