@@ -244,6 +244,8 @@ async def test_the_auditor_verifies_the_chains_and_exports_a_whole_session(site,
     exported = (await site.get(f"/audit/export.json?session={settings.task_queue}")).json()
     assert [e["action"] for e in exported] == ["submit", "review", "assign"] and all(len(e["hash"]) == 64 for e in exported)
     assert (await site.get(f"/audit/export.csv?session={settings.task_queue}")).text.startswith("\ufeffsuggestion_id")
+    unknown = await site.get("/audit/export.json?session=16-9")
+    assert unknown.status_code == 404 and "没有会次「16-9」" in unknown.text
 
 
 async def test_the_admin_pages_name_each_role_and_channel_in_chinese(site):
