@@ -7,6 +7,7 @@ import io
 import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -202,6 +203,7 @@ async def test_the_statistics_page_shows_figures_charts_and_downloads_for_the_of
     assert "满意（1件）" in page.text and "另有未表态0件（不计入百分比）" in page.text and "未表态(件)" not in page.text
     book = await site.get(f"/reports/{settings.task_queue}/statistics.xlsx")
     assert book.status_code == 200 and book.content[:2] == b"PK"
+    assert quote(f"{settings.task_queue}-统计工作簿.xlsx") in book.headers["content-disposition"]  # the page's own name
     await login(site, "jr")
     assert (await site.get("/reports")).status_code == 403
 

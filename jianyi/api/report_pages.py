@@ -28,6 +28,7 @@ from jianyi.reports.text import report_text
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+WORKBOOK_NAMES = {"statistics": "统计工作簿", "replies": "答复台账", "commitments": "承诺事项台账"}  # as the page names them
 
 
 def _reader(me: Account) -> None:
@@ -76,7 +77,7 @@ async def workbook(request: Request, session: str, kind: str, me: Ready) -> Resp
         raise Forbidden("没有这种工作簿", "not_found")
     if not session_exists(url, session):
         raise Forbidden(f"没有会次「{session}」：请在统计页选择已登记的会次", "not_found")
-    return Response(makers[kind](), media_type=XLSX, headers=download_headers(f"{session}-{kind}.xlsx"))
+    return Response(makers[kind](), media_type=XLSX, headers=download_headers(f"{session}-{WORKBOOK_NAMES[kind]}.xlsx"))
 
 
 @router.post("/reports/import", response_class=HTMLResponse)
