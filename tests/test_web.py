@@ -351,8 +351,6 @@ async def test_a_login_goes_on_to_the_page_of_this_site_it_was_asked_for(site, e
 
 @pytest.mark.parametrize("session", ["十六届三次", 'a"b\r\nSet-Cookie: x=1'])
 async def test_a_download_named_by_a_session_keeps_its_name_and_its_header_intact(site, settings, session):
-    from urllib.parse import quote
-
     directory.add_session(settings.db_url, session, "一个会次")  # as a careless import could have named it
     await login(site, "dgw")
     for path, params in ((f"/reports/{quote(session, safe='')}/statistics.xlsx", {}), ("/audit/export.csv", {"session": session})):
