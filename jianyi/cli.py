@@ -401,6 +401,9 @@ def status(suggestion_id: IdArg, json_: JsonOpt = False) -> None:
     from jianyi.models.lifecycle import allowed_actions
     from jianyi.queries import waiting_on
 
+    if CTX.role:
+        need_actor()  # "what may I do now" is answered only for an account that exists (a typo is said, not ignored)
+
     async def go():  # noqa: ANN202
         engine = await _engine()
         return await engine.view(suggestion_id)

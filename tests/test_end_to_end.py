@@ -89,6 +89,8 @@ def test_cli_drives_a_case_to_closed_across_a_worker_crash(cli_env, mail, tmp_pa
         jianyi(env, "--as", f"unit:{UNIT}", "sign", sid)
         shown = jianyi(env, "--as", f"unit:{UNIT}", "status", sid).stdout  # the deadline it waits on, counted down
         assert re.search(r"答复期限：\S+ 24:00(（暂定）)?    当前：剩余\d+个工作日", shown), shown
+        typo = jianyi(env, "--as", "unit:区地方金融", "status", sid, ok=False)  # a unit name mistyped
+        assert typo.returncode == 2 and "没有角色为「承办单位」、名为「区地方金融」的有效账号" in typo.stderr
         refused = jianyi(env, "--as", f"unit:{UNIT}", "reply", sid, "--class", "A", "--text", "答复", "--signed-by", "局长", ok=False)
         assert refused.returncode == 1 and "沟通" in refused.stderr and "Traceback" not in refused.stderr
         jianyi(env, "--as", f"unit:{UNIT}", "contact", sid, "--method", "座谈", "--on", datetime.now(CST).date().isoformat())
