@@ -22,7 +22,7 @@ from jianyi.temporal import connect
 from jianyi.worker import build_worker
 
 
-async def start_web(settings: Settings, client) -> uvicorn.Server:  # noqa: ANN001
+async def start_web(settings: Settings, client) -> tuple[uvicorn.Server, asyncio.Task[None]]:  # noqa: ANN001
     """The pages and the API (uvicorn) on the host and port of ``base_url``, in this event loop."""
 
     from jianyi.api.app import create_app
@@ -32,8 +32,7 @@ async def start_web(settings: Settings, client) -> uvicorn.Server:  # noqa: ANN0
                             log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]  (the stack handles Ctrl-C)
-    asyncio.get_running_loop().create_task(server.serve())
-    return server
+    return server, asyncio.get_running_loop().create_task(server.serve())
 
 
 def say(text: str) -> None:
@@ -85,7 +84,7 @@ async def run_stack(settings: Settings, demo: bool = True) -> None:
                     loaded = await load_demo(client, settings)
                     say(f"· 演示数据：{loaded}")
                     made = load_accounts(settings)
-                web = await start_web(settings, client)
+                web, serving = await start_web(settings, client)
                 say(f"· 网页：{settings.base_url}/login")
                 if made:
                     say("· 演示账号（密码只显示这一次，另存于 var/demo-accounts.txt）：")
@@ -105,6 +104,7 @@ async def run_stack(settings: Settings, demo: bool = True) -> None:
                 say("\n· 正在停止 …")
                 web.should_exit = True
                 scheduler.shutdown(wait=False)
+                await asyncio.wait_for(serving, timeout=10)  # the pages close their connections and end cleanly
     finally:
         server.stop()
         if mail:
