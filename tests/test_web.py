@@ -201,6 +201,10 @@ async def test_the_statistics_page_shows_figures_charts_and_downloads_for_the_of
     page = await site.get(f"/reports?session={settings.task_queue}")
     assert page.status_code == 200 and "<svg" in page.text and "满意的1件，占100.00%" in page.text
     assert "满意（1件）" in page.text and "另有未表态0件（不计入百分比）" in page.text and "未表态(件)" not in page.text
+    waiting = (await site.get(f"/reports?session={settings.task_queue}&period=闭会期间")).text  # nothing there yet
+    assert f"会次 {settings.task_queue}闭会期间尚无建议。" in waiting  # not a blank page
+    odd = await site.get(f"/reports?session={settings.task_queue}&period=xx")
+    assert "没有期间「xx」" in odd.text and "满意的1件" in odd.text  # said, and both periods shown
     book = await site.get(f"/reports/{settings.task_queue}/statistics.xlsx")
     assert book.status_code == 200 and book.content[:2] == b"PK"
     assert quote(f"{settings.task_queue}-统计工作簿.xlsx") in book.headers["content-disposition"]  # the page's own name
@@ -522,3 +526,11 @@ async def test_no_page_loads_a_script_from_outside_the_server(site):
     await login(site, "root")
     for path in ("/", "/admin", "/reports", "/stuck", "/outbox", "/login"):
         assert not re.search(r'<(script|link)[^>]+(src|href)="(https?:)?//', (await site.get(path)).text), path
+
+
+async def test_the_statistics_of_a_session_without_replies_show_no_rates_of_nothing(site, engine, settings):
+    await submit_and_assign(engine)
+    await login(site, "dgw")
+    page = (await site.get(f"/reports?session={settings.task_queue}")).text
+    assert "<td>0.00%</td><td>—</td>" in page  # 办复率 0 of 1; 按期办复率 of no reply at all: —
+    assert "尚无代表评价，无满意率可计" in page and "满意率 0.00%" not in page

@@ -24,7 +24,7 @@ from jianyi.models.tables import Session
 from jianyi.reports.excel import commitments_ledger, replies_ledger, statistics_workbook
 from jianyi.reports.figures import breakdown, figures
 from jianyi.reports.load import commitment_rows, load_cases
-from jianyi.reports.text import report_text
+from jianyi.reports.text import PERIOD_WORDS, report_text
 
 router = APIRouter(include_in_schema=False)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -56,6 +56,8 @@ async def reports_page(request: Request, me: Ready, session: str = "", period: s
     session = session or (sessions[-1].code if sessions else "")
     if session and session not in {s.code for s in sessions}:
         message = message or f"没有会次「{session}」：请从列表选择已登记的会次"
+    if period and period not in PERIOD_WORDS:
+        message, period = message or f"没有期间「{period[:20]}」：应为 大会期间 或 闭会期间（下面是两个期间合计）", ""
     rows = load_cases(url, session, period or None) if session else []
     f = figures(rows) if rows else None
     charts = {}
