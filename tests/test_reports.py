@@ -192,3 +192,18 @@ async def test_a_ledger_or_report_of_a_session_never_registered_is_refused_and_n
     assert done.returncode == 1 and "会次「十六届九次」未登记" in done.stderr and not out.exists()
     done = subprocess.run([str(jianyi), "report", "--session", "十六届九次"], capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 1 and "会次「十六届九次」未登记" in done.stderr
+
+
+def test_suggestions_are_listed_in_the_order_people_count_them(settings):
+    from jianyi.models.db import session_for
+    from jianyi.models.tables import Suggestion
+
+    numbers = ["第169号", "第17号", "闭会第33号", "第180号", "第200号", "闭会第3号", "第40号"]
+    with session_for(settings.db_url) as db:
+        for n in numbers:
+            tail = f"bh{n[3:-1]}" if n.startswith("闭会") else n[1:-1]
+            db.add(Suggestion(id=f"suggestion-16-3-{tail}", session="16-3", number=n, title="t", lead_deputy="杨永兵", state="submitted",
+                              period="闭会期间" if n.startswith("闭会") else "大会期间"))
+        db.commit()
+    assert [r.number for r in load_cases(settings.db_url, "16-3")] == [
+        "第17号", "第40号", "第169号", "第180号", "第200号", "闭会第3号", "闭会第33号"]

@@ -16,7 +16,7 @@ from jianyi.models.db import load_calendar, session_for, to_db
 from jianyi.models.lifecycle import Lifecycle, allowed_actions
 from jianyi.models.policy import awaited, due_text, time_left
 from jianyi.models.states import STATE_LABELS, TERMINAL_VALUES, Role
-from jianyi.models.tables import Assignment, CaseSnapshot, DeadlineRow, Suggestion
+from jianyi.models.tables import Assignment, CaseSnapshot, DeadlineRow, Suggestion, in_number_order
 
 
 @dataclass
@@ -105,4 +105,4 @@ def visible_suggestions(url: str, account: Account, limit: int = 200) -> list[Su
         scope = visible(account)
         if scope is not None:
             q = q.where(scope)
-        return list(db.exec(q.order_by(Suggestion.session, Suggestion.id).limit(limit)))
+        return list(db.exec(q.order_by(*in_number_order()).limit(limit)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 
@@ -139,6 +139,13 @@ class Suggestion(SQLModel, table=True):
     # a digest of each child table's rows as the last write left them (activities/projection.py)
     projected: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
     updated_at: datetime | None = None
+
+
+def in_number_order() -> tuple[Any, ...]:
+    """ORDER BY for suggestions as people count them: by session, 大会 before 闭会, 第17号 before 第169号
+    (an id is ``suggestion-<session>-<n>`` or ``…-bh<n>``: within one kind, a shorter number is a smaller one)."""
+    sid = Suggestion.__table__.c.id  # type: ignore[attr-defined]
+    return Suggestion.__table__.c.session, sid.like("%-bh%"), func.length(sid), sid  # type: ignore[attr-defined]
 
 
 class CaseSnapshot(SQLModel, table=True):

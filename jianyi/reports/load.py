@@ -14,6 +14,7 @@ from jianyi.models.tables import (
     Evaluation,
     Reply,
     Suggestion,
+    in_number_order,
 )
 from jianyi.reports.figures import CaseRow
 from jianyi.reports.figures import Evaluation as Judged
@@ -24,7 +25,7 @@ def load_cases(url: str, session: str, period: str | None = None) -> list[CaseRo
         q = select(Suggestion).where(Suggestion.session == session)
         if period:
             q = q.where(Suggestion.period == period)
-        suggestions = list(db.exec(q.order_by(Suggestion.id)))
+        suggestions = list(db.exec(q.order_by(*in_number_order())))
         ids = [s.id for s in suggestions]
         evaluations = _by_case(db.exec(select(Evaluation).where(Evaluation.suggestion_id.in_(ids))))  # type: ignore[attr-defined]
         replies = _by_case(db.exec(select(Reply).where(Reply.suggestion_id.in_(ids)).order_by(Reply.id)))  # type: ignore[attr-defined]
@@ -59,7 +60,7 @@ def commitment_rows(url: str, session: str) -> list[tuple[Suggestion, Commitment
     """承诺事项台账: each commitment with its suggestion and its progress reports."""
     with session_for(url) as db:
         pairs = db.exec(select(Suggestion, Commitment).where(Commitment.suggestion_id == Suggestion.id, Suggestion.session == session)
-                        .order_by(Suggestion.id, Commitment.number))
+                        .order_by(*in_number_order(), Commitment.number))
         out = []
         for s, c in pairs:
             progress = list(db.exec(select(CommitmentProgress).where(CommitmentProgress.suggestion_id == s.id,
