@@ -490,7 +490,7 @@ def stuck(
     for c in found.cases:
         key_mark = f"【重点督办·{c.supervisor}】" if c.key_supervision else ""
         typer.echo(f"{c.id}  {c.number}《{c.title}》{key_mark}")
-        typer.echo(f"    {c.state}｜主办：{c.lead_unit or '—'}｜答复期限：{c.reply_due or '—'}｜{'；'.join(c.reasons)}")
+        typer.echo(f"    {c.state}｜主办：{c.lead_unit or '—'}｜{c.due_label}：{c.reply_due or '—'}｜{'；'.join(c.reasons)}")
     counts = "、".join(f"{KIND_NAMES[k].label}{n}件" for k, n in found.counts.items() if n)
     shown = f"第{found.page}/{found.pages}页，" if found.pages > 1 else ""
     typer.echo(f"共 {found.total} 件（{shown}{counts}）。")

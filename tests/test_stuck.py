@@ -154,3 +154,13 @@ def test_a_deadline_passed_last_night_is_one_day_overdue_this_morning_and_an_esc
     reasons = {c.id: c.reasons for c in stuck_cases(settings.db_url, morning).cases}
     assert reasons[sid] == ["逾期未答复（已逾期1天）"]  # not "0天"
     assert reasons[escalated] == ["督查室督办中（今天移交）"]  # not "0天前"
+
+
+def test_a_case_being_re_handled_names_its_deadline_as_the_re_handling_one(settings):
+    with session_for(settings.db_url) as db:
+        db.add_all([HandlingUnit(name="区城管局"), Session(code="16-3", name="三次会议")])
+        again = case(db, 13, "rehandling", reply_due=NOW - 2 * DAY)
+        first = case(db, 14, "handling", reply_due=NOW - 2 * DAY)
+        db.commit()
+    labels = {c.id: c.due_label for c in stuck_cases(settings.db_url, NOW).cases}
+    assert labels == {again: "重新办理期限", first: "答复期限"}

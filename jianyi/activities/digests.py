@@ -19,7 +19,7 @@ from jianyi.activities.outbox import enqueue
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.case import DigestRequest, MessageRequest, Recipient, Recorded
 from jianyi.models.db import session_for, to_db
-from jianyi.models.policy import china_day, due_text, lateness
+from jianyi.models.policy import china_day, due_text, handling_label, lateness
 from jianyi.models.states import NEXT_STEPS, STATE_LABELS, TERMINAL_VALUES
 from jianyi.models.stuck import StuckCase, find_stuck, is_overdue
 from jianyi.models.tables import Commitment, CommitmentProgress, Suggestion
@@ -69,7 +69,7 @@ class DigestActivities:
             if is_overdue(s.state, s.reply_due, to_db(at)):  # the one definition of overdue
                 due += f"（已逾期{lateness('reply', to_db(s.reply_due), to_db(at), None)}）"  # type: ignore[arg-type]
             by_unit[s.lead_unit].append(
-                f"· {s.number}《{s.title}》\n  状态：{STATE_LABELS[s.state]}；交办已{days}天；答复期限：{due}；"
+                f"· {s.number}《{s.title}》\n  状态：{STATE_LABELS[s.state]}；交办已{days}天；{handling_label(s.state)}：{due}；"
                 f"下一步：{NEXT_STEPS.get(s.state, '—')}"
             )
         return [_to_unit("monthly_digest", period, unit, items) for unit, items in sorted(by_unit.items())]

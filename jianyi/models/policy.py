@@ -86,6 +86,12 @@ def rules(policy: Policy) -> dict[str, Rule]:
 
 
 RULE_UNITS = {name: r.unit for name, r in rules(Policy()).items()}  # a rule's unit is not configurable
+RULE_LABELS = {name: r.label for name, r in rules(Policy()).items()}
+
+
+def handling_label(state: str) -> str:
+    """What the handling deadline a case row keeps (its reply_due) is called in this state."""
+    return RULE_LABELS["rehandle" if state == "rehandling" else "reply"]
 
 
 class Skipped(BaseModel):

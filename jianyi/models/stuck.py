@@ -20,7 +20,7 @@ from sqlmodel import select
 
 from jianyi.models.calendar import WorkCalendar
 from jianyi.models.db import to_db
-from jianyi.models.policy import china_day, due_text, lateness
+from jianyi.models.policy import china_day, due_text, handling_label, lateness
 from jianyi.models.states import AWAITING_REPLY, OPEN_VALUES, STATE_LABELS, State
 from jianyi.models.tables import Assignment, Escalation, Suggestion
 
@@ -137,6 +137,7 @@ class StuckCase:
     kinds: list[str]
     reply_due: str
     key_supervision: bool
+    due_label: str = "答复期限"  # 重新办理期限 while re-handling
     supervisor: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -285,7 +286,7 @@ def _describe(s: Any, matched: list[Kind], details: _Details, now: datetime, cal
     reasons = [_reason(k.name, s, details, now, calendar) for k in matched]
     return StuckCase(
         id=s.id, number=s.number, title=s.title, state=STATE_LABELS.get(s.state, s.state), lead_unit=s.lead_unit, session=s.session,
-        reasons=reasons, kinds=[k.name for k in matched], reply_due=due_text(s.reply_due) if s.reply_due else "",
+        reasons=reasons, kinds=[k.name for k in matched], reply_due=due_text(s.reply_due) if s.reply_due else "", due_label=handling_label(s.state),
         key_supervision=s.key_supervision, supervisor=s.supervisor,
     )
 
