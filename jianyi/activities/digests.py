@@ -70,7 +70,7 @@ class DigestActivities:
                 due += f"（已逾期{lateness('reply', to_db(s.reply_due), to_db(at), None)}）"  # type: ignore[arg-type]
             by_unit[s.lead_unit].append(
                 f"· {s.number}《{s.title}》\n  状态：{STATE_LABELS[s.state]}；交办已{days}天；{handling_label(s.state)}：{due}；"
-                f"下一步：{NEXT_STEPS.get(s.state, '—')}"
+                f"下一步：{NEXT_STEPS.get(s.state, '—')}" + ("；已移交督查室督办" if s.open_escalations else "")
             )
         return [_to_unit("monthly_digest", period, unit, items) for unit, items in sorted(by_unit.items())]
 

@@ -85,7 +85,7 @@ NEXT_STEPS: dict[str, str] = {
     "registered": "交办承办单位",
     "assigned": "承办单位签收（或在期限内申请调整）",
     "adjustment_requested": "代表工委审批调整申请",
-    "handling": "与代表沟通并答复",
+    "handling": "答复代表（答复前须与代表沟通）",
     "reply_review": "政府办审核答复",
     "replied": "代表评价",
     "rehandling": "重新办理并答复代表",
