@@ -74,7 +74,7 @@ def test_every_kind_is_listed_most_urgent_first_each_with_its_day_count(settings
     assert "超过阅看期限未阅看" in reasons[ids["not_reviewed"]]
     assert "协办意见逾期（区水务局，已逾期4天）" in reasons[ids["co_opinion"]]
     assert "承诺事项逾期未兑现1项" in reasons[ids["commitment_missed"]]
-    assert "等待代表评价（已5天" in reasons[ids["evaluation"]]
+    assert "等待代表评价（承办单位答复已5天" in reasons[ids["evaluation"]]
     assert found.total == 8 and found.counts["overdue"] == 1 and found.counts["escalated"] == 1
 
 

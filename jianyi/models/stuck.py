@@ -313,4 +313,4 @@ def _reason(name: str, s: Any, details: _Details, now: datetime, calendar: WorkC
     if name == "co_opinion":
         return f"协办意见逾期（{'、'.join(details.co_units.get(s.id, []))}，已逾期{lateness('co_opinion', s.co_opinion_due, now, calendar)}）"
     due = f"，评价期限{due_text(s.evaluation_due)}" if s.evaluation_due else ""
-    return f"等待代表评价（已{days(s.replied_at)}天{due}）"
+    return f"等待代表评价（承办单位答复已{days(s.replied_at)}天{due}）"  # the window itself runs from the approval: its due says when it ends
