@@ -276,3 +276,13 @@ def test_a_number_out_of_its_range_is_said_in_chinese_with_the_bound():
         with pytest.raises(InputError) as refused:
             validate_payload(EscalationActIn, {"decision": "rectify", "comment": "限期整改", "workdays": workdays})
         assert refused.value.message == said and "Input should" not in refused.value.message
+
+
+def test_a_commitment_line_with_only_a_date_is_said_to_lack_its_content_not_its_date():
+    from jianyi.api.forms import parse_form
+    from jianyi.models.commands import ReplyIn, validate_payload
+
+    form = {"reply_class": "B", "text": "已列入计划", "signed_by": "局长", "commitments": "@2027-03-30"}
+    with pytest.raises(InputError) as refused:
+        validate_payload(ReplyIn, parse_form(ReplyIn, form))
+    assert refused.value.message == "「承诺事项第1项的内容」不能为空"

@@ -77,5 +77,5 @@ def parse_form(model: type[BaseModel], form: dict[str, str]) -> dict[str, Any]:
 
 
 def _commitment(line: str) -> dict[str, str]:
-    text, _, day = line.rpartition("@")
-    return {"text": text.strip(), "promised_date": day.strip()} if text else {"text": line.strip(), "promised_date": ""}
+    text, at, day = line.rpartition("@")  # "@2027-03-30" alone: an empty content, said as such
+    return {"text": text.strip(), "promised_date": day.strip()} if at else {"text": line.strip(), "promised_date": ""}

@@ -224,7 +224,7 @@ class OpinionIn(Payload):
 
 
 class CommitmentIn(Payload):
-    text: str = _text("承诺事项", max_length=1000)
+    text: str = _text("内容", max_length=1000)
     promised_date: date = Field(title="承诺完成日期")
 
 
