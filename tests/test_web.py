@@ -389,6 +389,7 @@ async def test_a_monthly_digest_link_opens_that_units_own_letter_and_no_other_un
     await login(site, "cg")
     own = await site.get(path)
     assert own.status_code == 200 and "闭会第33号" in own.text and "闭会第3号" not in own.text and "已发送" in own.text
+    assert re.search(r'<a href="/suggestions/[^"]+-bh33">闭会第33号《', own.text)  # each case it lists opens from it
     await login(site, "kj")  # 区科技局 was sent nothing this month
     assert (await site.get(path)).status_code == 404
     await login(site, "dgw")

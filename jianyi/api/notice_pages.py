@@ -3,15 +3,21 @@ as its recipient received it, and the admin's outbox with the notices that could
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import select
 
-from jianyi.api.access import READS_OUTBOX, SEE_ALL, Forbidden, require
+from jianyi.api.access import READS_OUTBOX, SEE_ALL, Forbidden, require, visible
 from jianyi.api.app import render
 from jianyi.api.pages import Ready
+from jianyi.models.accounts import Account
 from jianyi.models.commands import InputError, suggestion_id_of
+from jianyi.models.db import session_for
 from jianyi.models.notices import FAILED, STATUS_LABELS
 from jianyi.models.states import Role
+from jianyi.models.tables import Outbox, Suggestion, in_number_order
 from jianyi.queries import digest_rows, outbox_rows
 
 router = APIRouter(include_in_schema=False)
@@ -24,7 +30,19 @@ async def digest_page(request: Request, me: Ready, source_id: str) -> Response:
     rows = digest_rows(request.app.state.settings.db_url, source_id[:200], None if everyone else me.acts_as)
     if not rows:  # never sent, or not to this account: the same answer, so nothing is learnt about others
         raise Forbidden(f"找不到这份汇总通知「{source_id[:60]}」，或它不是发给「{me.acts_as}」的", "not_found")
-    return render(request, "digest.html", me, rows=rows, labels=STATUS_LABELS)
+    return render(request, "digest.html", me, rows=rows, labels=STATUS_LABELS, cases=_listed(request, me, rows))
+
+
+def _listed(request: Request, me: Account, rows: list[Outbox]) -> list[Suggestion]:
+    """The suggestions a digest lists (by their numbers), those this account may open, to link to."""
+    numbers = {n for r in rows for n in re.findall(r"(?:闭会)?第\d{1,6}号", r.body)}
+    if not numbers:
+        return []
+    with session_for(request.app.state.settings.db_url) as db:
+        q = select(Suggestion).where(Suggestion.number.in_(numbers))  # type: ignore[attr-defined]
+        scope = visible(me)
+        q = q.where(scope) if scope is not None else q
+        return list(db.exec(q.order_by(*in_number_order()).limit(500)))
 
 
 @router.get("/outbox", response_class=HTMLResponse)
