@@ -286,3 +286,12 @@ def test_a_commitment_line_with_only_a_date_is_said_to_lack_its_content_not_its_
     with pytest.raises(InputError) as refused:
         validate_payload(ReplyIn, parse_form(ReplyIn, form))
     assert refused.value.message == "「承诺事项第1项的内容」不能为空"
+
+
+def test_an_empty_date_box_is_said_to_be_empty_and_a_malformed_one_to_be_malformed():
+    from jianyi.models.commands import ContactIn, validate_payload
+
+    for typed, said in (("", "「沟通日期」不能为空"), ("2026/12/01", "「沟通日期」日期格式错误，应为 YYYY-MM-DD")):
+        with pytest.raises(InputError) as refused:
+            validate_payload(ContactIn, {"method": "座谈", "on": typed})
+        assert refused.value.message == said

@@ -359,6 +359,10 @@ _TYPE_TEXT = {
 }
 
 
+_EMPTY_IS_MISSING = {"date_parsing", "date_from_datetime_parsing", "datetime_parsing", "datetime_from_date_parsing",
+                     "int_parsing", "float_parsing", "bool_parsing"}
+
+
 def chinese_errors(model: type[BaseModel], exc: ValidationError) -> str:
     return errors_text(exc.errors(), lambda loc: _field_title(model, loc))
 
@@ -369,6 +373,8 @@ def errors_text(errors: Sequence[Any], title_of: Callable[[tuple[Any, ...]], str
     for err in errors:
         title = title_of(tuple(err["loc"]))
         kind = err["type"]
+        if err.get("input") == "" and kind in _EMPTY_IS_MISSING:  # an empty box is a missing value, not a bad format
+            kind = "string_too_short"
         if kind == "literal_error":
             expected = str(err.get("ctx", {}).get("expected", "")).replace("'", "").replace(" or ", ", ")
             out.append(f"「{title}」应为 {expected.replace(', ', ' / ')}")
