@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import select
 
 from jianyi import directory
-from jianyi.models.commands import InputError, suggestion_workflow_id
+from jianyi.models.commands import InputError, parse_submit, suggestion_workflow_id
 from jianyi.models.db import session_for
 from jianyi.models.policy import CST
 from jianyi.models.tables import Deputy, HandlingUnit, Suggestion
@@ -25,7 +25,7 @@ from jianyi.service import Engine
 Progress = Callable[[int, int, str], None]
 
 
-def checked(url: str, data: bytes, history: bool) -> list[ImportRow]:
+def checked(url: str, data: bytes, history: bool, offices: tuple[str, ...] = ()) -> list[ImportRow]:
     rows, errors = read_rows(data, HISTORY_COLUMNS if history else ASSIGN_COLUMNS)
     if not errors:
         with session_for(url) as db:
@@ -34,6 +34,7 @@ def checked(url: str, data: bytes, history: bool) -> list[ImportRow]:
         errors = check_rows(rows, history, units, deputies)
         errors += [f"第{r.line}行：未知的会次「{r.values['会次']}」" for r in rows
                    if r.values.get("会次") and not directory.session_exists(url, r.values["会次"])]
+        errors += [f"第{r.line}行：{e}" for r in rows for e in _engine_errors(r, offices)]
     if errors:
         raise InputError("导入文件有错误，未写入任何数据：\n" + "\n".join(errors))
     return rows
@@ -42,7 +43,7 @@ def checked(url: str, data: bytes, history: bool) -> list[ImportRow]:
 async def import_file(engine: Engine, data: bytes, admin: str, history: bool, progress: Progress | None = None) -> tuple[int, int]:
     """(created, skipped). ``admin`` is the admin account's name (补录 on behalf of each role)."""
     url = engine.settings.db_url
-    rows = await asyncio.to_thread(checked, url, data, history)
+    rows = await asyncio.to_thread(checked, url, data, history, engine.settings.offices)
     created = skipped = 0
     for n, row in enumerate(rows, start=1):
         sid = suggestion_workflow_id(row.values["会次"], row.values["编号"])
@@ -56,6 +57,20 @@ async def import_file(engine: Engine, data: bytes, admin: str, history: bool, pr
     return created, skipped
 
 
+def _engine_errors(row: ImportRow, offices: tuple[str, ...]) -> list[str]:
+    """What the engine would refuse half way through the file, said for the row before anything is written."""
+    out = []
+    try:
+        parse_submit(_submission(row))
+    except InputError as exc:
+        out.append(exc.message)
+    leads = row.names("主办单位")
+    if len(leads) > 1:
+        out.append(f"「主办单位」只能填一个单位（现为{'、'.join(leads)}），其余请填入「协办单位」")
+    out += [f"「{n}」是办公室，不承办建议" for n in [*leads, *row.names("协办单位")] if n in offices]
+    return out
+
+
 def _exists(url: str, sid: str) -> bool:
     with session_for(url) as db:
         return db.get(Suggestion, sid) is not None
@@ -64,7 +79,7 @@ def _exists(url: str, sid: str) -> bool:
 def _submission(row: ImportRow) -> dict[str, Any]:
     v = row.values
     return {"session": v["会次"], "number": v["编号"], "title": v["标题"], "text": v.get("正文", ""), "category": v.get("类别", ""),
-            "period": v.get("期间") or "大会期间", "lead_deputy": v["领衔代表"], "co_signers": row.names("联名代表")}
+            "period": v.get("期间") or ("闭会期间" if v["编号"].strip().startswith("闭会") else "大会期间"), "lead_deputy": v["领衔代表"], "co_signers": row.names("联名代表")}
 
 
 async def _assign(engine: Engine, row: ImportRow, admin: str) -> None:

@@ -12,8 +12,9 @@ import pytest
 from helpers import DEPUTIES, UNITS
 from openpyxl import Workbook, load_workbook
 
+from jianyi import directory
 from jianyi.imports import import_file
-from jianyi.models.commands import InputError
+from jianyi.models.commands import InputError, suggestion_workflow_id
 from jianyi.models.db import session_for
 from jianyi.models.tables import Suggestion
 from jianyi.reports.excel import (
@@ -137,13 +138,21 @@ async def test_an_import_with_bad_rows_writes_nothing_and_names_every_bad_row(en
     session = settings.task_queue
     good = seed_report_002_year(session)[:2]
     bad = [good[0] | {"编号": "第900号", "主办单位": "区火星局"}, good[1] | {"编号": "第901号", "答复日期": "2023-13-01"},
-           good[0] | {"编号": "第902号", "办理结果评价": "很好"}, good[0] | {"编号": "第900号"}]
+           good[0] | {"编号": "第902号", "办理结果评价": "很好"}, good[0] | {"编号": "第900号"},
+           # what only the engine refused, half way through the file, once the rows before were written:
+           good[0] | {"编号": "第903号", "联名代表": good[0]["领衔代表"]}, good[0] | {"编号": "第904号", "评价日期": "2099-05-20"},
+           good[0] | {"编号": "第905号", "交办日期": "1999-02-20", "签收日期": "1999-02-22"},
+           good[0] | {"编号": "第906号", "主办单位": settings.congress_office}, good[0] | {"编号": "第907号", "主办单位": "区城管局、区水务局"},
+           good[0] | {"编号": "第908号", "期间": "闭会期间"}]
+    directory.add_unit(settings.db_url, settings.congress_office, "dgw@example.gov", kind="办公室")
     with pytest.raises(InputError) as refused:
         await import_file(engine, year_file(session, [*good, *bad]), "系统管理员", history=True)
     message = refused.value.message
     for phrase in ("第4行：未知的承办单位：区火星局", "第5行：「答复日期」日期「2023-13-01」无效", "第6行：「办理结果评价」的「很好」不是评价用语",
-                   "第7行：编号「第900号」与第4行重复"):
-        assert phrase in message
+                   "第7行：编号「第900号」与第4行重复", "第8行：领衔代表不能同时是附议代表", "第9行：「评价日期」2099-05-20晚于今天",
+                   "第10行：「交办日期」1999-02-20不能早于2000-01-01", f"第11行：「{settings.congress_office}」是办公室，不承办建议",
+                   "第12行：「主办单位」只能填一个单位", "第13行：编号「第908号」与期间「闭会期间」不符"):
+        assert phrase in message, phrase
     with session_for(settings.db_url) as db:
         assert db.exec(__import__("sqlmodel").select(Suggestion).where(Suggestion.session == session)).first() is None
 
@@ -207,3 +216,16 @@ def test_suggestions_are_listed_in_the_order_people_count_them(settings):
         db.commit()
     assert [r.number for r in load_cases(settings.db_url, "16-3")] == [
         "第17号", "第40号", "第169号", "第180号", "第200号", "闭会第3号", "闭会第33号"]
+
+
+async def test_a_year_imported_without_an_evaluation_closes_as_no_view_and_mails_no_one(env, engine, settings):
+    from helpers import finish, outbox
+
+    session = settings.task_queue
+    row = seed_report_002_year(session)[0] | {"办理工作评价": "", "办理结果评价": "", "评价日期": ""}
+    await import_file(engine, year_file(session, [row]), "系统管理员", history=True)
+    sid = suggestion_workflow_id(session, row["编号"])
+    final = await finish(env, sid)  # the 2023 evaluation window is found ended: 未表态
+    assert (final.state, final.outcome) == ("closed", "未表态")
+    sent = [(o.kind, o.status) for o in outbox(settings, sid)]
+    assert sent and all(status == "skipped" for _, status in sent), sent  # its 建议办结 too: old news of 2023

@@ -10,6 +10,7 @@ and the replacement says so in its own event. The projection is written from the
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -58,7 +59,7 @@ class RecordActivities:
         prev, projected = chain_head(db, t.suggestion_id), projection_of(db, t.suggestion_id)
         context = message_context(case, self.settings)
         outbox_ids, deliver_at = enqueue(db, self.settings, calendar, t.suggestion_id, t.at, t.messages, context, seq=t.seq,
-                                         happened_at=t.effective_at)
+                                         happened_at=_happened(t))
         store_deadlines(db, t, deadlines, case)
         if t.reminder:
             _store_reminders(db, t)
@@ -67,7 +68,7 @@ class RecordActivities:
             payload["deadlines"] = {k: d.model_dump(mode="json") for k, d in deadlines.items()}
         if outbox_ids and deliver_at > t.at:
             payload["held_until"] = deliver_at.isoformat()
-        if outbox_ids and old_news(t.effective_at, t.at):
+        if outbox_ids and old_news(_happened(t), t.at):
             payload["notices_withheld"] = len(outbox_ids)
         if replaced:
             payload["replaced"] = replaced
@@ -85,6 +86,12 @@ class RecordActivities:
             ids, deliver_at = enqueue(db, self.settings, load_calendar(db), r.source_id, r.at, notices, base)
             db.commit()
             return Recorded(outbox_ids=ids, deliver_at=deliver_at)
+
+
+def _happened(t: Transition) -> datetime:
+    """When what a transition tells of happened: a step's own time (a 补录's, when it was on paper), and for an
+    evaluation window found ended late (a year imported as history), the window's end."""
+    return t.reminder.due_at if t.action == "expire_evaluation" and t.reminder is not None else t.effective_at
 
 
 def _replayed(db: DbSession, done: AuditEvent) -> Recorded:

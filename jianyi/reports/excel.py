@@ -11,7 +11,7 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 
-from jianyi.models.bounds import IMPORT_MAX_BYTES, IMPORT_MAX_ROWS
+from jianyi.models.bounds import EARLIEST, IMPORT_MAX_BYTES, IMPORT_MAX_ROWS
 from jianyi.models.commands import parse_number
 from jianyi.models.policy import CST
 from jianyi.reports.figures import BREAKDOWNS, WORDS, CaseRow, Figures, breakdown, figures
@@ -161,6 +161,8 @@ def _row_errors(row: ImportRow, history: bool, units: set[str], deputies: set[st
         out.append(f"编号「{v['编号']}」无效，应形如「第40号」或「闭会第33号」")
     if v.get("期间") and v["期间"] not in ("大会期间", "闭会期间"):
         out.append(f"期间「{v['期间']}」应为 大会期间 或 闭会期间")
+    elif v.get("期间") and v.get("编号") and (kind := parse_number(v["编号"])) and (kind[0] == "闭会") != (v["期间"] == "闭会期间"):
+        out.append(f"编号「{v['编号']}」与期间「{v['期间']}」不符：闭会期间建议的编号形如「闭会第33号」")
     out += [f"未登记的代表：{n}" for n in [*row.names("领衔代表"), *row.names("联名代表")] if n not in deputies]
     out += [f"未知的承办单位：{n}" for n in [*row.names("主办单位"), *row.names("协办单位")] if n not in units]
     if history:
@@ -192,4 +194,7 @@ def _history_errors(row: ImportRow) -> list[str]:
     present = [d for d in ordered if d]
     if present != sorted(present):
         out.append("日期先后不对：应依次为交办、签收、答复、评价、重新办理答复")
+    today = datetime.now(CST).date()
+    out += [f"「{c}」{row.dates[c]}不能早于{EARLIEST.isoformat()}" for c in row.dates if row.dates[c] < EARLIEST]
+    out += [f"「{c}」{row.dates[c]}晚于今天：办完的一年只含已经发生的事" for c in row.dates if row.dates[c] > today]
     return out
