@@ -775,8 +775,11 @@ def account_reset(login: str) -> None:
 @account_app.command("disable")
 def account_disable(login: str) -> None:
     """停用账号（不删除，审计记录保留）。"""
-    from jianyi.accounts import set_active
+    from jianyi.accounts import account_for, set_active
 
+    me = account_for(settings().db_url, CTX.role, CTX.actor) if CTX.role else None
+    if me is not None and me.login == login:
+        raise Fail("不能停用自己正在使用的账号：请用另一个管理员账号停用它")
     set_active(settings().db_url, login, False, actor=CTX.actor)
     typer.echo(f"已停用账号：{login}")
 
@@ -814,9 +817,10 @@ def account_token(login: str, label: str = "") -> None:
     from jianyi.accounts import create_token
 
     typer.echo(create_token(settings().db_url, login, label, actor=CTX.actor))
-ChannelOpt = Annotated[str, typer.Option(help="通知通道：email（邮件）/ wecom（企业微信机器人）/ dingtalk（钉钉机器人）/ webhook / sms（短信）")]
-WebhookOpt = Annotated[str, typer.Option(help="机器人或 webhook 地址（通道为 wecom / dingtalk / webhook 时必填）")]
-PhoneOpt = Annotated[str, typer.Option(help="接收短信的手机号（通道为 sms 时必填）")]
+ChannelOpt = Annotated[str | None, typer.Option(help="通知通道：email（邮件）/ wecom（企业微信机器人）/ dingtalk（钉钉机器人）/ webhook / sms（短信）；默认 email")]
+WebhookOpt = Annotated[str | None, typer.Option(help="机器人或 webhook 地址（通道为 wecom / dingtalk / webhook 时必填）")]
+PhoneOpt = Annotated[str | None, typer.Option(help="接收短信的手机号（通道为 sms 时必填）")]
+OptText = Annotated[str | None, typer.Option(help="电子邮件地址")]
 
 
 @admin_app.command("migrate")
@@ -834,36 +838,62 @@ def admin_migrate() -> None:
 @admin_app.command("unit")
 def admin_unit(
     name: str,
-    email: str = "",
-    kind: str = "政府部门",
-    channel: ChannelOpt = "email",
-    webhook: WebhookOpt = "",
-    phone: PhoneOpt = "",
+    email: OptText = None,
+    kind: Annotated[str | None, typer.Option(help="单位类别，默认 政府部门")] = None,
+    channel: ChannelOpt = None,
+    webhook: WebhookOpt = None,
+    phone: PhoneOpt = None,
 ) -> None:
-    """登记（或更新）承办单位及其通知通道。"""
-    directory.add_unit(settings().db_url, name, email, kind, channel, webhook_url=webhook, phone=phone, actor=CTX.actor)
-    typer.echo(f"已登记承办单位：{name}（通知通道：{channel}）")
+    """登记（或更新）承办单位及其通知通道；更新时没有给出的项保持原样。"""
+    from jianyi.models.tables import HandlingUnit
+
+    v, known = _kept(HandlingUnit, name, {"email": email, "kind": kind, "channel": channel, "webhook_url": webhook, "phone": phone},
+                     {"kind": "政府部门", "channel": "email"})
+    directory.add_unit(settings().db_url, name, v["email"], v["kind"], v["channel"], webhook_url=v["webhook_url"], phone=v["phone"],
+                       actor=CTX.actor)
+    typer.echo(f"已{'更新' if known else '登记'}承办单位：{name}（{v['kind']}；通知通道：{v['channel']}）")
 
 
 @admin_app.command("deputy")
-def admin_deputy(name: str, email: str = "", phone: PhoneOpt = "", channel: ChannelOpt = "email", webhook: WebhookOpt = "") -> None:
-    """登记（或更新）代表及其通知通道。"""
-    directory.add_deputy(settings().db_url, name, email, phone, channel=channel, webhook_url=webhook, actor=CTX.actor)
-    typer.echo(f"已登记代表：{name}（通知通道：{channel}）")
+def admin_deputy(name: str, email: OptText = None, phone: PhoneOpt = None, channel: ChannelOpt = None, webhook: WebhookOpt = None) -> None:
+    """登记（或更新）代表及其通知通道；更新时没有给出的项保持原样。"""
+    from jianyi.models.tables import Deputy
+
+    v, known = _kept(Deputy, name, {"email": email, "phone": phone, "channel": channel, "webhook_url": webhook}, {"channel": "email"})
+    directory.add_deputy(settings().db_url, name, v["email"], v["phone"], channel=v["channel"], webhook_url=v["webhook_url"],
+                         actor=CTX.actor)
+    typer.echo(f"已{'更新' if known else '登记'}代表：{name}（通知通道：{v['channel']}）")
 
 
 @admin_app.command("supervisor")
 def admin_supervisor(
     name: str,
-    title: Annotated[str, typer.Option(help="职务，如 区人大常委会副主任")] = "",
-    email: str = "",
-    phone: PhoneOpt = "",
-    channel: ChannelOpt = "email",
-    webhook: WebhookOpt = "",
+    title: Annotated[str | None, typer.Option(help="职务，如 区人大常委会副主任")] = None,
+    email: OptText = None,
+    phone: PhoneOpt = None,
+    channel: ChannelOpt = None,
+    webhook: WebhookOpt = None,
 ) -> None:
-    """登记（或更新）督办人：只有登记过的督办人才能被指定为重点督办件的督办人。"""
-    directory.add_supervisor(settings().db_url, name, title, email, phone, channel=channel, webhook_url=webhook, actor=CTX.actor)
-    typer.echo(f"已登记督办人：{name}{f'（{title}）' if title else ''}")
+    """登记（或更新）督办人：只有登记过的督办人才能被指定为重点督办件的督办人；更新时没有给出的项保持原样。"""
+    from jianyi.models.tables import Supervisor
+
+    v, known = _kept(Supervisor, name, {"title": title, "email": email, "phone": phone, "channel": channel, "webhook_url": webhook},
+                     {"channel": "email"})
+    directory.add_supervisor(settings().db_url, name, v["title"], v["email"], v["phone"], channel=v["channel"],
+                             webhook_url=v["webhook_url"], actor=CTX.actor)
+    typer.echo(f"已{'更新' if known else '登记'}督办人：{name}{'（' + v['title'] + '）' if v['title'] else ''}")
+
+
+def _kept(table: Any, name: str, given: dict[str, str | None], defaults: dict[str, str]) -> tuple[dict[str, str], bool]:
+    """An update changes only what it names: an option not given keeps what the directory holds (or the default)."""
+    from sqlmodel import select
+
+    from jianyi.models.db import session_for
+
+    with session_for(settings().db_url) as db:
+        row = db.exec(select(table).where(table.name == name.strip())).first()
+    values = {k: v if v is not None else (getattr(row, k) or "" if row is not None else defaults.get(k, "")) for k, v in given.items()}
+    return values, row is not None
 
 
 @admin_app.command("session")

@@ -587,7 +587,7 @@ def test_cli_admin_unit_registers_the_channel(tmp_path):
     jianyi += ["--as", "admin:root"]
     ok = subprocess.run([*jianyi, "admin", "unit", "区水务局", "--channel", "wecom", "--webhook", "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k"], env=env, capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0, ok.stderr
-    assert "已登记承办单位：区水务局（通知通道：wecom）" in ok.stdout
+    assert "已登记承办单位：区水务局（政府部门；通知通道：wecom）" in ok.stdout
     bad = subprocess.run([*jianyi, "admin", "unit", "区城管局", "--channel", "wecom"], env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "必须登记机器人或 webhook 地址" in bad.stderr and "Traceback" not in bad.stderr
     with session_for(f"sqlite:///{(tmp_path / 'jianyi.db').resolve()}") as db:

@@ -140,3 +140,27 @@ def test_scheduler_jobs_marks_a_fire_day_that_only_the_monday_to_friday_guess_gi
         assert job["provisional"] is not package_covers(year), job
     shown = jianyi(tmp_path, "scheduler", "jobs").stdout
     assert ("暂定" in shown) is any(j["provisional"] for j in jobs)
+
+
+def test_updating_a_unit_changes_only_what_the_command_names(tmp_path):
+    from sqlmodel import select
+
+    from jianyi.models.db import session_for
+    from jianyi.models.tables import HandlingUnit
+
+    jianyi(tmp_path, "admin", "account", "add", "--login", "root", "--role", "admin", "--name", "管理员")
+    admin = ("--as", "admin:root", "admin")
+    first = jianyi(tmp_path, *admin, "unit", "区城管局", "--email", "cg@wuchang.example")
+    assert first.returncode == 0 and "已登记承办单位：区城管局（政府部门；通知通道：email）" in first.stdout
+    again = jianyi(tmp_path, *admin, "unit", "区城管局", "--kind", "街道")
+    assert again.returncode == 0 and "已更新承办单位：区城管局（街道；通知通道：email）" in again.stdout
+    with session_for(f"sqlite:///{tmp_path / 'jianyi.db'}") as db:
+        unit = db.exec(select(HandlingUnit).where(HandlingUnit.name == "区城管局")).one()
+    assert (unit.email, unit.kind) == ("cg@wuchang.example", "街道")  # the address was not wiped
+
+
+def test_an_admin_cannot_disable_the_account_it_acts_as(tmp_path):
+    jianyi(tmp_path, "admin", "account", "add", "--login", "root", "--role", "admin", "--name", "管理员")
+    refused = jianyi(tmp_path, "--as", "admin:root", "admin", "account", "disable", "root")
+    assert refused.returncode == 1 and "不能停用自己正在使用的账号" in refused.stderr
+    assert jianyi(tmp_path, "--as", "admin:root", "admin", "account", "list").returncode == 0  # still usable
