@@ -905,8 +905,11 @@ def admin_session(
         opened_on = date.fromisoformat(opened) if opened else None
     except ValueError:
         raise Fail(f"--opened 日期格式错误：「{opened}」，应为 YYYY-MM-DD") from None
-    directory.add_session(settings().db_url, code, name, opened_on, actor=CTX.actor)
-    typer.echo(f"已登记会次：{code} {name}")
+    before = directory.add_session(settings().db_url, code, name, opened_on, actor=CTX.actor)
+    if before and before != name.strip():
+        typer.echo(f"已更新会次：{code} 名称由「{before}」改为「{name.strip()}」")
+    else:
+        typer.echo(f"已{'更新' if before else '登记'}会次：{code} {name.strip()}")
 
 
 @admin_app.command("calendar-load")

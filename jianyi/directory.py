@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session as DbSession
 from sqlmodel import select
@@ -75,13 +75,22 @@ def add_deputy(
         db.commit()
 
 
-def add_session(url: str, code: str, name: str, opened_on: date | None = None, actor: str = "系统管理员") -> None:
+def add_session(url: str, code: str, name: str, opened_on: date | None = None, actor: str = "系统管理员") -> str:
+    """Register a session (会次) or update it; returns its previous name ("" when it is new)."""
+    code, name = code.strip(), name.strip()
+    if not code or not name:
+        raise InputError("会次代码和名称都不能为空，如 16-3 \"武昌区第十六届人民代表大会第三次会议\"")
+    if opened_on is not None and opened_on > date.today() + timedelta(days=366):
+        raise InputError(f"开幕日 {opened_on} 太远：应为已开或一年内将开的会次")
     with session_for(url) as db:
-        row = db.exec(select(Session).where(Session.code == code)).first() or Session(code=code, name=name)
+        row = db.exec(select(Session).where(Session.code == code)).first()
+        before = row.name if row is not None else ""
+        row = row or Session(code=code, name=name)
         row.name, row.opened_on = name, opened_on
         db.add(row)
-        record_admin_event(db, actor, "admin", "directory_session", {"code": code, "name": name})
+        record_admin_event(db, actor, "admin", "directory_session", {"code": code, "name": name, "before": before})
         db.commit()
+    return before
 
 
 def add_supervisor(

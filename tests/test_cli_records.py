@@ -164,3 +164,13 @@ def test_an_admin_cannot_disable_the_account_it_acts_as(tmp_path):
     refused = jianyi(tmp_path, "--as", "admin:root", "admin", "account", "disable", "root")
     assert refused.returncode == 1 and "不能停用自己正在使用的账号" in refused.stderr
     assert jianyi(tmp_path, "--as", "admin:root", "admin", "account", "list").returncode == 0  # still usable
+
+
+def test_a_session_needs_a_name_and_a_rename_is_said(tmp_path):
+    jianyi(tmp_path, "admin", "account", "add", "--login", "root", "--role", "admin", "--name", "管理员")
+    admin = ("--as", "admin:root", "admin", "session")
+    assert "会次代码和名称都不能为空" in jianyi(tmp_path, *admin, "16-9", " ").stderr
+    assert "开幕日 2099-01-01 太远" in jianyi(tmp_path, *admin, "abc", "名称", "--opened", "2099-01-01").stderr
+    assert "已登记会次：16-3 第三次会议" in jianyi(tmp_path, *admin, "16-3", "第三次会议").stdout
+    renamed = jianyi(tmp_path, *admin, "16-3", "改名的会议").stdout
+    assert "已更新会次：16-3 名称由「第三次会议」改为「改名的会议」" in renamed
