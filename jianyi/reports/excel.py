@@ -22,6 +22,7 @@ FIGURE_COLUMNS = ["分组", "收到", "立案", "并案", "不予立案", "交�
 REPLY_COLUMNS = ["编号", "标题", "领衔代表", "联名代表", "主办单位", "协办单位", "交办日期", "签收日期", "答复日期", "答复类别", "按期",
                  "办理工作评价", "办理结果评价", "办理结果"]
 COMMITMENT_COLUMNS = ["建议编号", "标题", "承办单位", "承诺事项", "承诺完成日期", "进展情况", "状态"]
+REQUIRED_COLUMNS = {"会次", "编号", "标题", "领衔代表", "主办单位", "交办日期", "答复日期", "答复类别"}  # the rest may be left out
 ASSIGN_COLUMNS = ["会次", "编号", "标题", "正文", "领衔代表", "联名代表", "类别", "期间", "主办单位", "协办单位"]
 HISTORY_COLUMNS = [*ASSIGN_COLUMNS, "交办日期", "签收日期", "答复日期", "答复类别", "办理工作评价", "办理结果评价", "评价日期",
                    "重新办理答复日期", "重新办理结果评价"]
@@ -120,9 +121,9 @@ def read_rows(data: bytes, columns: list[str]) -> tuple[list[ImportRow], list[st
     if not lines:
         return [], ["文件是空的"]
     header = [str(h or "").strip() for h in lines[0]]
-    missing = [c for c in columns if c not in header]
+    missing = [c for c in columns if c in REQUIRED_COLUMNS and c not in header]
     if missing:
-        return [], [f"缺少列：{'、'.join(missing)}"]
+        return [], [f"缺少必需的列：{'、'.join(missing)}（其余列可以没有）"]
     rows = []
     for n, line in enumerate(lines[1:], start=2):
         values = {h: _text(v) for h, v in zip(header, line, strict=False) if h}
