@@ -82,7 +82,10 @@ def reset_password(url: str, login: str, *, actor: str = "系统管理员") -> s
     return password
 
 
-def set_active(url: str, login: str, active: bool, *, actor: str = "系统管理员") -> None:
+def set_active(url: str, login: str, active: bool, *, actor: str = "系统管理员", acting_login: str = "") -> None:
+    """Disable or enable an account; never the one that acts (``acting_login``): it would lock its admin out."""
+    if login == acting_login:
+        raise InputError("不能停用或启用自己正在使用的账号：请用另一个管理员账号操作")
     with session_for(url) as db:
         account = _get(db, login)
         account.active = active

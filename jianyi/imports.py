@@ -15,12 +15,12 @@ from typing import Any
 from sqlmodel import select
 
 from jianyi import directory
-from jianyi.models.commands import InputError, parse_submit, suggestion_workflow_id
+from jianyi.models.commands import InputError, parse_submit
 from jianyi.models.db import session_for
 from jianyi.models.policy import CST
 from jianyi.models.tables import Deputy, HandlingUnit, Suggestion
 from jianyi.reports.excel import ASSIGN_COLUMNS, HISTORY_COLUMNS, ImportRow, check_rows, read_rows
-from jianyi.service import Engine
+from jianyi.service import Engine, offices_named
 
 Progress = Callable[[int, int, str], None]
 
@@ -46,7 +46,7 @@ async def import_file(engine: Engine, data: bytes, admin: str, history: bool, pr
     rows = await asyncio.to_thread(checked, url, data, history, engine.settings.offices)
     created = skipped = 0
     for n, row in enumerate(rows, start=1):
-        sid = suggestion_workflow_id(row.values["会次"], row.values["编号"])
+        sid = parse_submit(_submission(row)).workflow_id  # the id the engine gives it
         if await asyncio.to_thread(_exists, url, sid):
             skipped += 1
         else:
@@ -67,7 +67,8 @@ def _engine_errors(row: ImportRow, offices: tuple[str, ...]) -> list[str]:
     leads = row.names("主办单位")
     if len(leads) > 1:
         out.append(f"「主办单位」只能填一个单位（现为{'、'.join(leads)}），其余请填入「协办单位」")
-    out += [f"「{n}」是办公室，不承办建议" for n in [*leads, *row.names("协办单位")] if n in offices]
+    if problem := offices_named([*leads, *row.names("协办单位")], offices):
+        out.append(problem)
     return out
 
 
@@ -79,7 +80,7 @@ def _exists(url: str, sid: str) -> bool:
 def _submission(row: ImportRow) -> dict[str, Any]:
     v = row.values
     return {"session": v["会次"], "number": v["编号"], "title": v["标题"], "text": v.get("正文", ""), "category": v.get("类别", ""),
-            "period": v.get("期间") or ("闭会期间" if v["编号"].strip().startswith("闭会") else "大会期间"), "lead_deputy": v["领衔代表"], "co_signers": row.names("联名代表")}
+            "period": v.get("期间") or "大会期间", "lead_deputy": v["领衔代表"], "co_signers": row.names("联名代表")}
 
 
 async def _assign(engine: Engine, row: ImportRow, admin: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,6 +51,11 @@ from jianyi.settings import Settings
 from jianyi.workflows import search
 from jianyi.workflows.suggestion import StartCase, SuggestionWorkflow
 
+
+def offices_named(names: Iterable[str], offices: Iterable[str]) -> str:
+    """Why these handling units are refused ("" when they are not): an office is told of cases, never handles one."""
+    named = [n for n in names if n in set(offices)]
+    return f"「{'、'.join(named)}」是办公室，不承办建议：请选择承办单位" if named else ""
 
 class Engine:
     def __init__(self, client: Client, settings: Settings, policy: Policy | None = None) -> None:
@@ -167,8 +173,8 @@ class Engine:
         missing = await asyncio.to_thread(directory.unknown_units, url, names) if names else []
         if missing:
             raise InputError(f"未知的承办单位：{'、'.join(missing)}")
-        if offices := [n for n in names if n in self.settings.offices]:
-            raise InputError(f"「{'、'.join(offices)}」是办公室，不承办建议：请选择承办单位")
+        if problem := offices_named(names, self.settings.offices):
+            raise InputError(problem)
         if action == Action.MARK_KEY and parsed.key and not await asyncio.to_thread(directory.supervisor_exists, url, parsed.supervisor):
             raise InputError(f"「{parsed.supervisor or '（未填写）'}」不是已登记的督办人，请先由管理员登记（jianyi admin supervisor）")
         if action == Action.REVIEW and parsed.decision == "merge":

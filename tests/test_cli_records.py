@@ -162,7 +162,7 @@ def test_updating_a_unit_changes_only_what_the_command_names(tmp_path):
 def test_an_admin_cannot_disable_the_account_it_acts_as(tmp_path):
     jianyi(tmp_path, "admin", "account", "add", "--login", "root", "--role", "admin", "--name", "管理员")
     refused = jianyi(tmp_path, "--as", "admin:root", "admin", "account", "disable", "root")
-    assert refused.returncode == 1 and "不能停用自己正在使用的账号" in refused.stderr
+    assert refused.returncode == 1 and "不能停用或启用自己正在使用的账号" in refused.stderr
     assert jianyi(tmp_path, "--as", "admin:root", "admin", "account", "list").returncode == 0  # still usable
 
 

@@ -28,7 +28,6 @@ from fastapi.templating import Jinja2Templates
 from starlette.middleware.sessions import SessionMiddleware
 from temporalio.client import Client
 
-from jianyi.api import views
 from jianyi.api.access import Forbidden, check_may_act, check_may_see, identity, menu
 from jianyi.api.auth import (
     LoginRequired,
@@ -42,6 +41,7 @@ from jianyi.models.commands import InputError, errors_text
 from jianyi.models.contacts import CHANNEL_LABELS
 from jianyi.models.db import DatabaseProblem, to_db
 from jianyi.models.lifecycle import allowed_actions
+from jianyi.models.notices import status_text
 from jianyi.models.policy import CST
 from jianyi.models.states import ROLE_LABELS, Role
 from jianyi.queries import describe_event, timeline, waiting_on
@@ -61,6 +61,7 @@ def local(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
 
 TEMPLATES.env.globals["local"] = local
 TEMPLATES.env.globals["menu"] = menu
+TEMPLATES.env.globals["status_text"] = status_text  # an outbox row's status, as the CLI says it
 MAX_PDF = 10 * 1024 * 1024
 
 
@@ -245,11 +246,10 @@ def attachment(settings: Settings, digest: str) -> FileResponse:
 def case_context(request: Request, account: Account, case) -> dict[str, Any]:  # noqa: ANN001
     settings: Settings = request.app.state.settings
     _, entries = timeline(settings.db_url, case.id)
-    rows = {r.kind: r for r in views.deadline_rows(settings.db_url, case.id)}
     waiting, left, late = waiting_on(settings.db_url, case.state, case.deadlines, datetime.now(UTC))
     return {
         "waiting": waiting, "left": left, "late": late,
-        "case": case, "buttons": buttons(account, case), "deadlines": case.deadlines, "rows": rows,
+        "case": case, "buttons": buttons(account, case), "deadlines": case.deadlines,
         "events": [(e, describe_event(e)) for e in entries],
         "when": lambda text: datetime.fromisoformat(text).astimezone(CST).strftime("%Y-%m-%d %H:%M"),
     }

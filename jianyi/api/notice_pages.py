@@ -15,7 +15,7 @@ from jianyi.api.pages import Ready
 from jianyi.models.accounts import Account
 from jianyi.models.commands import InputError, suggestion_id_of
 from jianyi.models.db import session_for
-from jianyi.models.notices import FAILED, STATUS_LABELS
+from jianyi.models.notices import FAILED
 from jianyi.models.states import Role
 from jianyi.models.tables import Outbox, Suggestion, in_number_order
 from jianyi.queries import digest_rows, outbox_rows
@@ -30,7 +30,7 @@ async def digest_page(request: Request, me: Ready, source_id: str) -> Response:
     rows = digest_rows(request.app.state.settings.db_url, source_id[:200], None if everyone else me.acts_as)
     if not rows:  # never sent, or not to this account: the same answer, so nothing is learnt about others
         raise Forbidden(f"找不到这份汇总通知「{source_id[:60]}」，或它不是发给「{me.acts_as}」的", "not_found")
-    return render(request, "digest.html", me, rows=rows, labels=STATUS_LABELS, cases=_listed(request, me, rows))
+    return render(request, "digest.html", me, rows=rows, cases=_listed(request, me, rows))
 
 
 def _listed(request: Request, me: Account, rows: list[Outbox]) -> list[Suggestion]:
@@ -55,4 +55,4 @@ async def outbox_page(request: Request, me: Ready, failed: bool = False, suggest
     except InputError as exc:
         message = exc.message
     return render(request, "outbox.html", me, rows=rows[-500:], total=len(rows), failed=failed, suggestion=suggestion,
-                  message=message, labels=STATUS_LABELS, failed_statuses=FAILED)
+                  message=message, failed_statuses=FAILED)

@@ -14,7 +14,6 @@ from jianyi.api.access import ADMINS, ASSIGNERS, EXPORTS_AUDIT, Forbidden, requi
 from jianyi.api.app import act, engine, render, rows_response
 from jianyi.api.auth import check_csrf
 from jianyi.api.pages import Ready
-from jianyi.directory import session_exists
 from jianyi.models.bounds import CALENDAR_MAX_BYTES
 from jianyi.models.commands import InputError
 from jianyi.models.db import session_for
@@ -63,7 +62,7 @@ async def audit_page(request: Request, me: Ready) -> Response:
 @router.get("/audit/export.{fmt}")
 async def export_session(request: Request, me: Ready, session: str, fmt: str) -> Response:
     require(me, EXPORTS_AUDIT, "导出审计记录")
-    if not session_exists(request.app.state.settings.db_url, session):  # an empty export would read as "nothing happened"
+    if not directory.session_exists(request.app.state.settings.db_url, session):  # an empty export would read as "nothing happened"
         raise Forbidden(f"没有会次「{session[:40]}」：请核对会次，如 16-3", "not_found")
     with session_for(request.app.state.settings.db_url) as db:
         q = select(Suggestion.id).where(Suggestion.session == session)

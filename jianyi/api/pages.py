@@ -261,12 +261,10 @@ async def admin_manage_account(request: Request, me: Ready, login: Annotated[str
     try:
         if op not in MANAGE_OPS:
             raise InputError("请选择要做的操作：重置密码、停用或启用")
-        if login == me.login and op != "reset":
-            raise InputError("不能停用或启用自己正在使用的账号")
         if op == "reset":
             created = (login, accounts.reset_password(url, login, actor=me.login))
         else:
-            accounts.set_active(url, login, op == "enable", actor=me.login)
+            accounts.set_active(url, login, op == "enable", actor=me.login, acting_login=me.login)
             message = f"已{MANAGE_OPS[op]}账号 {login}"
     except InputError as exc:
         message, status = exc.message, 400

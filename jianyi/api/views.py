@@ -81,7 +81,7 @@ def _awaited(case: CaseState, action: str, allowed: list[str]) -> bool:
     """An optional act someone waits for now: 督查室's first step on an escalation nobody has acted on yet
     (an escalated case's own to-do is 处理督查事项, so it is not listed twice there)."""
     esc = case.open_escalation
-    return action == "act_on_escalation" and "resolve_escalation" not in allowed and esc is not None and not esc.steps
+    return action == "act_on_escalation" and "resolve_escalation" not in allowed and esc is not None and esc.awaits_first_step
 
 
 def _todo(db, s: Suggestion, actions: list[str], calendar: WorkCalendar, now: datetime) -> Todo:  # noqa: ANN001
@@ -92,11 +92,6 @@ def _todo(db, s: Suggestion, actions: list[str], calendar: WorkCalendar, now: da
     left, overdue = time_left(kind, due_at, now, calendar) if due_at else ("", False)
     return Todo(s.id, s.number, s.title, STATE_LABELS[s.state], "、".join(label(a) for a in actions), due_text(due_at) if due_at else "—",
                 left, overdue, row.explanation if row else "", (0 if overdue else 1, due_at.isoformat() if due_at else "9999"))
-
-
-def deadline_rows(url: str, suggestion_id: str) -> list[DeadlineRow]:
-    with session_for(url) as db:
-        return list(db.exec(select(DeadlineRow).where(DeadlineRow.suggestion_id == suggestion_id, DeadlineRow.current)))
 
 
 def visible_suggestions(url: str, account: Account, limit: int = 200) -> list[Suggestion]:

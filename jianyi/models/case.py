@@ -104,11 +104,16 @@ class EscalationRecord(BaseModel):
         return self.resolved_at is None
 
     @property
+    def awaits_first_step(self) -> bool:
+        """Open, and 督查室 has taken no step on it yet (通报、限期整改 or 结束督办)."""
+        return self.open and not self.steps
+
+    @property
     def standing(self) -> str:
         """Where it stands, for people: 待督查室处理 until 督查室's first step, then 督办中, then its resolution."""
         if not self.open:
             return f"已处理：{self.resolution}"
-        return "督办中（待承办单位整改或督查室结束督办）" if self.steps else "待督查室处理"
+        return "待督查室处理" if self.awaits_first_step else "督办中（待承办单位整改或督查室结束督办）"
 
 
 class RemarkRecord(BaseModel):
